@@ -1,0 +1,3 @@
+"""openmsi: a standalone, Magento-compatible Multi-Source Inventory service."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from openmsi.cli import app
+
+app()

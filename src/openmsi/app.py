@@ -1,0 +1,66 @@
+"""The ASGI application: routers under ``/rest``, Magento's URL handling and error envelope."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+
+from openmsi import __version__, auth, db, errors, schema
+from openmsi.inventory.router import router as inventory_router
+from openmsi.settings import Settings, get_settings
+from openmsi.store import repository as store_repository
+from openmsi.store.router import router as store_router
+from openmsi.webapi import MagentoPathMiddleware, StoreCodes
+
+
+class PendingMigrations(RuntimeError):
+    pass
+
+
+def prepare_database(database: db.Database) -> None:
+    """SQLite is embedded and migrates itself; shared servers are migrated on purpose only."""
+    if db.is_sqlite(database.engine):
+        schema.upgrade(database.engine)
+    elif not schema.is_up_to_date(database.engine):
+        raise PendingMigrations(
+            "The database schema is not up to date: run `openmsi migrate` before `openmsi serve`."
+        )
+
+
+def create_app(settings: Settings | None = None, database: db.Database | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    owns_database = database is None
+    database = database or db.Database(db.make_engine(settings))
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owns_database:
+            database.dispose()
+
+    app = FastAPI(
+        title="openmsi",
+        version=__version__,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        redirect_slashes=False,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.database = database
+
+    def load_store_codes() -> set[str]:
+        with database.read_sessions() as session:
+            return store_repository.store_view_codes(session)
+
+    rest = APIRouter(prefix="/rest")
+    rest.include_router(auth.router)
+    rest.include_router(inventory_router)
+    rest.include_router(store_router)
+    app.include_router(rest)
+    app.add_middleware(MagentoPathMiddleware, store_codes=StoreCodes(load_store_codes))
+    errors.install_handlers(app)
+    return app

@@ -1,0 +1,212 @@
+"""Engines, sessions, the request unit of work, and every dialect switch.
+
+Dialect names appear only here and in ``migrations/env.py``.
+
+SQLite: the sqlite3 driver's own transaction handling is turned off and ``BEGIN`` is emitted by
+us (SQLAlchemy docs, "Serializable isolation / Savepoints / Transactional DDL" for pysqlite).
+Write sessions begin with ``BEGIN IMMEDIATE`` so concurrent writers queue on ``busy_timeout``
+instead of failing with "database is locked" when a read lock would have to be upgraded; WAL
+lets readers go on during a write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy import Engine, String, Table, create_engine, event, func, select, text
+from sqlalchemy.dialects import mysql, postgresql, sqlite
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from openmsi.settings import Settings
+
+WRITE = "openmsi_write"
+
+
+def is_sqlite(engine_or_url: Engine | URL | str) -> bool:
+    return _backend(engine_or_url) == "sqlite"
+
+
+def _backend(engine_or_url: Engine | URL | str) -> str:
+    if isinstance(engine_or_url, Engine):
+        return engine_or_url.dialect.name
+    return make_url(engine_or_url).get_backend_name()
+
+
+def make_engine(settings: Settings) -> Engine:
+    url = make_url(settings.database_url)
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        engine = create_engine(
+            url,
+            connect_args={"timeout": settings.sqlite_busy_timeout, "check_same_thread": False},
+            pool_size=settings.pool_size,
+            max_overflow=settings.pool_max_overflow,
+        )
+        _configure_sqlite(engine)
+        return engine
+    options: dict[str, Any] = {
+        "pool_size": settings.pool_size,
+        "max_overflow": settings.pool_max_overflow,
+        "pool_pre_ping": True,
+    }
+    if backend == "mysql":
+        # Plain REPEATABLE READ takes gap locks on every upsert and makes concurrent batches
+        # deadlock; READ COMMITTED keeps only record locks (MariaDB KB, "InnoDB Lock Modes").
+        options["isolation_level"] = "READ COMMITTED"
+        if url.query.get("charset") is None:
+            url = url.update_query_dict({"charset": "utf8mb4"})
+    return create_engine(url, **options)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        write = connection.get_execution_options().get(WRITE, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+class Database:
+    """The engine and the two session factories of one process."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.read_sessions = sessionmaker(engine, expire_on_commit=False, autoflush=False)
+        self.write_sessions = sessionmaker(
+            engine.execution_options(**{WRITE: True}), expire_on_commit=False, autoflush=False
+        )
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _database(request: Request) -> Database:
+    database: Database = request.app.state.database
+    return database
+
+
+def get_read_session(request: Request) -> Iterator[Session]:
+    with _database(request).read_sessions() as session:
+        try:
+            yield session
+        finally:
+            session.rollback()
+
+
+def get_write_session(request: Request) -> Iterator[Session]:
+    """Commit after the endpoint returns and before the response is sent, or roll back."""
+    with _database(request).write_sessions() as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+# scope="function" runs the exit code (the commit) before the response is sent, so a client
+# that gets a 2xx can rely on the write being durable (FastAPI docs, "Dependencies with yield").
+ReadSession = Annotated[Session, Depends(get_read_session, scope="function")]
+WriteSession = Annotated[Session, Depends(get_write_session, scope="function")]
+
+
+def upsert(
+    session: Session,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    keys: Sequence[str],
+    update: Sequence[str],
+) -> None:
+    """INSERT … ON CONFLICT/ON DUPLICATE KEY UPDATE in the dialect of the session's engine."""
+    if not rows:
+        return
+    backend = session.get_bind().dialect.name
+    if backend == "mysql":
+        mysql_stmt = mysql.insert(table).values(list(rows))
+        session.execute(
+            mysql_stmt.on_duplicate_key_update({name: mysql_stmt.inserted[name] for name in update})
+        )
+        return
+    if backend == "postgresql":
+        pg_stmt = postgresql.insert(table).values(list(rows))
+        session.execute(
+            pg_stmt.on_conflict_do_update(
+                index_elements=list(keys), set_={name: pg_stmt.excluded[name] for name in update}
+            )
+        )
+        return
+    lite_stmt = sqlite.insert(table).values(list(rows))
+    session.execute(
+        lite_stmt.on_conflict_do_update(
+            index_elements=list(keys), set_={name: lite_stmt.excluded[name] for name in update}
+        )
+    )
+
+
+def insert_ignore(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """INSERT that silently skips rows colliding with a unique key."""
+    if not rows:
+        return
+    backend = session.get_bind().dialect.name
+    if backend == "mysql":
+        session.execute(mysql.insert(table).values(list(rows)).prefix_with("IGNORE"))
+    elif backend == "postgresql":
+        session.execute(postgresql.insert(table).values(list(rows)).on_conflict_do_nothing())
+    else:
+        session.execute(sqlite.insert(table).values(list(rows)).on_conflict_do_nothing())
+
+
+def sync_id_sequence(session: Session, table: Table, column: str) -> None:
+    """Move PostgreSQL's sequence past ids that callers chose themselves.
+
+    MariaDB's AUTO_INCREMENT and SQLite's AUTOINCREMENT follow explicit ids by themselves;
+    a PostgreSQL identity sequence does not, and the next generated id would collide.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    session.execute(
+        text(
+            f"SELECT setval(pg_get_serial_sequence('{table.name}', '{column}'), "
+            f"GREATEST((SELECT COALESCE(MAX({column}), 0) FROM {table.name}), 1))"
+        )
+    )
+
+
+def lock_rows_for_update(session: Session, table: Table, column: str, values: Sequence[Any]) -> None:
+    """Lock the given rows in key order so that concurrent writers queue instead of deadlocking.
+
+    On SQLite FOR UPDATE is not rendered; BEGIN IMMEDIATE already serialises writers.
+    """
+    if not values:
+        return
+    col = table.c[column]
+    session.execute(select(col).where(col.in_(sorted(set(values)))).order_by(col).with_for_update())
+
+
+def now_utc_sql() -> Any:
+    return func.now()
+
+
+def ci_string(length: int) -> Any:
+    """A VARCHAR that compares case-insensitively on every engine, as MySQL's ci collations do.
+
+    Magento relies on MySQL collations for SKUs, codes and names (spec README, "Data model").
+    """
+    return (
+        String(length)
+        .with_variant(String(length, collation="NOCASE"), "sqlite")
+        .with_variant(postgresql.CITEXT(), "postgresql")
+        .with_variant(mysql.VARCHAR(length, charset="utf8mb4", collation="utf8mb4_general_ci"), "mysql", "mariadb")
+    )

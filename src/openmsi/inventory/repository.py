@@ -1,0 +1,247 @@
+"""Every SQL statement about sources, stocks, sales channels and links. Functions take the
+caller's session and never commit."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Select, Table, delete, func, select, tuple_
+from sqlalchemy.orm import Session
+
+from openmsi import db, search_criteria
+from openmsi.models import SalesChannel, Source, Stock, StockSourceLink, Website
+from openmsi.search_criteria import Column, SearchCriteria
+
+SOURCE_TABLE: Table = Source.__table__  # type: ignore[assignment]
+STOCK_TABLE: Table = Stock.__table__  # type: ignore[assignment]
+LINK_TABLE: Table = StockSourceLink.__table__  # type: ignore[assignment]
+CHANNEL_TABLE: Table = SalesChannel.__table__  # type: ignore[assignment]
+
+# Rows per statement: keeps every batch under SQLite's bound-parameter limit.
+CHUNK = 500
+
+_SOURCE_STRINGS = (
+    "source_code", "name", "email", "contact_name", "description", "country_id", "region", "city",
+    "street", "postcode", "phone", "fax", "frontend_name", "frontend_description",
+)  # fmt: skip
+SOURCE_FIELDS: dict[str, Column] = {
+    **{name: Column(getattr(Source, name), "string") for name in _SOURCE_STRINGS},
+    "enabled": Column(Source.enabled, "bool"),
+    "latitude": Column(Source.latitude, "decimal"),
+    "longitude": Column(Source.longitude, "decimal"),
+    "region_id": Column(Source.region_id, "int"),
+    "use_default_carrier_config": Column(Source.use_default_carrier_config, "bool"),
+    "is_pickup_location_active": Column(Source.is_pickup_location_active, "bool"),
+}
+STOCK_FIELDS: dict[str, Column] = {
+    "stock_id": Column(Stock.stock_id, "int"),
+    "name": Column(Stock.name, "string"),
+}
+LINK_FIELDS: dict[str, Column] = {
+    "link_id": Column(StockSourceLink.link_id, "int"),
+    "stock_id": Column(StockSourceLink.stock_id, "int"),
+    "source_code": Column(StockSourceLink.source_code, "string"),
+    "priority": Column(StockSourceLink.priority, "int"),
+}
+
+
+def _chunks(rows: Sequence[Any]) -> list[Sequence[Any]]:
+    return [rows[start : start + CHUNK] for start in range(0, len(rows), CHUNK)]
+
+
+def search(
+    session: Session,
+    query: Select[Any],
+    criteria: SearchCriteria,
+    fields: search_criteria.Fields,
+    default_order: Sequence[Any],
+) -> tuple[list[Any], int]:
+    """Rows of one page and the count of all matching rows (searchCriteria semantics)."""
+    filtered = search_criteria.apply_filters(query, criteria, fields)
+    total = session.scalar(select(func.count()).select_from(filtered.order_by(None).subquery())) or 0
+    limit, offset = search_criteria.page_bounds(criteria, total)
+    page = search_criteria.apply_sort(filtered, criteria, fields, default_order).offset(offset)
+    if limit is not None:
+        page = page.limit(limit)
+    return list(session.scalars(page)), total
+
+
+# Sources
+
+
+def select_sources() -> Select[tuple[Source]]:
+    return select(Source)
+
+
+def existing_source_codes(session: Session, codes: Sequence[str]) -> set[str]:
+    """The given codes that name a source, lower-cased (codes compare case-insensitively)."""
+    found: set[str] = set()
+    for chunk in _chunks([code for code in codes if _fits(code)]):
+        query = select(Source.source_code).where(Source.source_code.in_(list(chunk)))
+        found.update(code.lower() for code in session.scalars(query))
+    return found
+
+
+def get_source(session: Session, source_code: str) -> Source | None:
+    return session.get(Source, source_code) if _fits(source_code) else None
+
+
+def _fits(code: str) -> bool:
+    # PostgreSQL's CITEXT has no length: an over-long key simply cannot exist.
+    return len(code) <= 255
+
+
+def source_name_taken(session: Session, name: str, except_code: str) -> bool:
+    """Magento compares names in SQL: case-insensitive, trailing spaces ignored."""
+    query = select(Source.source_code).where(
+        func.lower(func.rtrim(Source.name)) == name.strip().lower(), Source.source_code != except_code
+    )
+    return session.scalar(query.limit(1)) is not None
+
+
+def insert_source(session: Session, values: dict[str, Any]) -> None:
+    session.execute(SOURCE_TABLE.insert().values(values))
+
+
+def update_source(session: Session, source_code: str, values: dict[str, Any]) -> None:
+    session.execute(SOURCE_TABLE.update().where(Source.source_code == source_code).values(values))
+
+
+def stocks_linked_to_source(session: Session, source_code: str) -> list[int]:
+    return list(session.scalars(select(StockSourceLink.stock_id).where(StockSourceLink.source_code == source_code)))
+
+
+def sources_assigned_to_stock_ordered_by_priority(session: Session, stock_id: int) -> list[Source]:
+    """Ties keep creation order (link_id), as MySQL's (stock_id, priority) index walk does."""
+    query = (
+        select(Source)
+        .join(StockSourceLink, StockSourceLink.source_code == Source.source_code)
+        .where(StockSourceLink.stock_id == stock_id)
+        .order_by(StockSourceLink.priority, StockSourceLink.link_id)
+    )
+    return list(session.scalars(query))
+
+
+# Stocks
+
+
+def select_stocks() -> Select[tuple[Stock]]:
+    return select(Stock)
+
+
+def get_stocks_by_id(session: Session, stock_ids: Sequence[int]) -> list[Stock]:
+    return list(session.scalars(select(Stock).where(Stock.stock_id.in_(list(stock_ids)))))
+
+
+def get_stock(session: Session, stock_id: int) -> Stock | None:
+    return session.get(Stock, stock_id)
+
+
+def stock_name_taken(session: Session, name: str, except_id: int | None) -> bool:
+    query = select(Stock.stock_id).where(func.lower(func.rtrim(Stock.name)) == name.strip().lower())
+    if except_id is not None:
+        query = query.where(Stock.stock_id != except_id)
+    return session.scalar(query.limit(1)) is not None
+
+
+def insert_stock(session: Session, name: str, stock_id: int | None) -> int:
+    values: dict[str, Any] = {"name": name}
+    if stock_id is not None:
+        values["stock_id"] = stock_id
+    result = session.execute(STOCK_TABLE.insert().values(values))
+    new_id = stock_id if stock_id is not None else int(result.inserted_primary_key[0])
+    if stock_id is not None:
+        db.sync_id_sequence(session, STOCK_TABLE, "stock_id")
+    return new_id
+
+
+def rename_stock(session: Session, stock_id: int, name: str) -> None:
+    session.execute(STOCK_TABLE.update().where(Stock.stock_id == stock_id).values(name=name))
+
+
+def delete_stock(session: Session, stock_id: int) -> None:
+    session.execute(delete(Stock).where(Stock.stock_id == stock_id))
+
+
+def website_codes(session: Session) -> list[str]:
+    return list(session.scalars(select(Website.code)))
+
+
+def sales_channels_by_stock(session: Session, stock_ids: Sequence[int]) -> dict[int, list[SalesChannel]]:
+    """Channels of each stock, in (type, code) order as Magento's primary-key walk gives them."""
+    channels: dict[int, list[SalesChannel]] = {stock_id: [] for stock_id in stock_ids}
+    if not stock_ids:
+        return channels
+    query = (
+        select(SalesChannel)
+        .where(SalesChannel.stock_id.in_(stock_ids))
+        .order_by(SalesChannel.type, SalesChannel.code)
+    )
+    for channel in session.scalars(query):
+        channels[channel.stock_id].append(channel)
+    return channels
+
+
+def replace_sales_channels(session: Session, stock_id: int, channels: list[dict[str, str]]) -> None:
+    """Delete the stock's channels, take the given ones from whichever stock had them."""
+    session.execute(delete(SalesChannel).where(SalesChannel.stock_id == stock_id))
+    if channels:
+        keys = [(channel["type"], channel["code"]) for channel in channels]
+        session.execute(delete(SalesChannel).where(tuple_(SalesChannel.type, SalesChannel.code).in_(keys)))
+        session.execute(CHANNEL_TABLE.insert(), [{**channel, "stock_id": stock_id} for channel in channels])
+
+
+def add_sales_channels(session: Session, stock_id: int, channels: list[dict[str, str]]) -> None:
+    db.insert_ignore(session, CHANNEL_TABLE, [{**channel, "stock_id": stock_id} for channel in channels])
+
+
+def stock_has_sales_channels(session: Session, stock_id: int) -> bool:
+    query = select(SalesChannel.code).where(SalesChannel.stock_id == stock_id).limit(1)
+    return session.scalar(query) is not None
+
+
+def stock_by_sales_channel(session: Session, channel_type: str, code: str) -> Stock | None:
+    query = (
+        select(Stock)
+        .join(SalesChannel, SalesChannel.stock_id == Stock.stock_id)
+        .where(SalesChannel.type == channel_type, SalesChannel.code == code)
+    )
+    return session.scalar(query)
+
+
+def lock_stocks(session: Session, stock_ids: Sequence[int]) -> None:
+    db.lock_rows_for_update(session, STOCK_TABLE, "stock_id", stock_ids)
+
+
+# Links
+
+
+def select_links() -> Select[tuple[StockSourceLink]]:
+    return select(StockSourceLink)
+
+
+def existing_link_keys(session: Session, keys: Sequence[tuple[int, str]]) -> set[tuple[int, str]]:
+    """Which (stock_id, lower(source_code)) pairs already exist."""
+    found: set[tuple[int, str]] = set()
+    for chunk in _chunks(keys):
+        query = select(StockSourceLink.stock_id, StockSourceLink.source_code).where(
+            tuple_(StockSourceLink.stock_id, StockSourceLink.source_code).in_(list(chunk))
+        )
+        found.update((stock_id, code.lower()) for stock_id, code in session.execute(query))
+    return found
+
+
+def save_links(session: Session, links: Sequence[dict[str, Any]]) -> None:
+    for chunk in _chunks(links):
+        db.upsert(session, LINK_TABLE, chunk, keys=["stock_id", "source_code"], update=["priority"])
+
+
+def delete_links(session: Session, keys: Sequence[tuple[int, str]]) -> set[int]:
+    """Delete the given (stock_id, source_code) pairs; returns the stocks that lost a link."""
+    touched: set[int] = set()
+    for chunk in _chunks(keys):
+        match = tuple_(StockSourceLink.stock_id, StockSourceLink.source_code).in_(list(chunk))
+        touched.update(session.scalars(select(StockSourceLink.stock_id).where(match).distinct()))
+        session.execute(delete(StockSourceLink).where(match))
+    return touched

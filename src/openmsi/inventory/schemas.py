@@ -1,0 +1,128 @@
+"""Magento's data interfaces for sources, stocks and links: what the API accepts (field
+specs for ``service_input``) and what it answers (dicts in the interface's getter order, null
+optional fields omitted; spec sources.md, stocks.md, stock-source-links.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from openmsi.models import SalesChannel, Source, Stock, StockSourceLink
+from openmsi.service_input import Field, ListOf, ObjectSpec
+from openmsi.webapi import php_number
+
+SOURCE_EXTENSION = ObjectSpec(
+    "source_extension",
+    (
+        Field("is_pickup_location_active", "bool"),
+        Field("frontend_name", "string"),
+        Field("frontend_description", "string"),
+    ),
+)
+CARRIER_LINK = ObjectSpec("carrier_link", (Field("carrier_code", "string"), Field("position", "int")))
+SOURCE = ObjectSpec(
+    "source",
+    (
+        Field("source_code", "string"),
+        Field("name", "string"),
+        Field("email", "string"),
+        Field("contact_name", "string"),
+        Field("enabled", "bool"),
+        Field("description", "string"),
+        Field("latitude", "float"),
+        Field("longitude", "float"),
+        Field("country_id", "string"),
+        Field("region_id", "int"),
+        Field("region", "string"),
+        Field("city", "string"),
+        Field("street", "string"),
+        Field("postcode", "string"),
+        Field("phone", "string"),
+        Field("fax", "string"),
+        Field("use_default_carrier_config", "bool"),
+        Field("carrier_links", ListOf(CARRIER_LINK)),
+        Field("extension_attributes", SOURCE_EXTENSION),
+    ),
+)
+
+SALES_CHANNEL = ObjectSpec("sales_channel", (Field("type", "string"), Field("code", "string")))
+STOCK = ObjectSpec(
+    "stock",
+    (
+        Field("stock_id", "int"),
+        Field("name", "string"),
+        Field(
+            "extension_attributes",
+            ObjectSpec("stock_extension", (Field("sales_channels", ListOf(SALES_CHANNEL)),)),
+        ),
+    ),
+)
+
+STOCK_SOURCE_LINK = ObjectSpec(
+    "stock_source_link",
+    (
+        Field("stock_id", "int"),
+        Field("source_code", "string"),
+        Field("priority", "int"),
+        # Declared by InventoryAdminUi for its grid; accepted and ignored here.
+        Field("extension_attributes", ObjectSpec("link_extension", (Field("source_name", "string"),))),
+    ),
+)
+
+# Optional string fields of SourceInterface, in output order around the required ones.
+_OPTIONAL_BEFORE_ENABLED = ("email", "contact_name")
+_OPTIONAL_ADDRESS = ("region", "city", "street")
+
+
+def source_data(source: Source) -> dict[str, Any]:
+    """SourceInterface; ``use_default_carrier_config`` is hard-coded true and ``carrier_links``
+    always empty in Magento (``Inventory/Model/Source.php``, CarrierLinksValidator)."""
+    data: dict[str, Any] = {"source_code": source.source_code, "name": source.name}
+    for name in _OPTIONAL_BEFORE_ENABLED:
+        if getattr(source, name) is not None:
+            data[name] = getattr(source, name)
+    data["enabled"] = bool(source.enabled)
+    if source.description is not None:
+        data["description"] = source.description
+    if source.latitude is not None:
+        data["latitude"] = php_number(source.latitude)
+    if source.longitude is not None:
+        data["longitude"] = php_number(source.longitude)
+    data["country_id"] = source.country_id
+    if source.region_id is not None:
+        data["region_id"] = source.region_id
+    for name in _OPTIONAL_ADDRESS:
+        if getattr(source, name) is not None:
+            data[name] = getattr(source, name)
+    data["postcode"] = source.postcode
+    for name in ("phone", "fax"):
+        if getattr(source, name) is not None:
+            data[name] = getattr(source, name)
+    data["use_default_carrier_config"] = True
+    data["carrier_links"] = []
+    extension: dict[str, Any] = {"is_pickup_location_active": bool(source.is_pickup_location_active)}
+    if source.frontend_name is not None:
+        extension["frontend_name"] = source.frontend_name
+    if source.frontend_description is not None:
+        extension["frontend_description"] = source.frontend_description
+    data["extension_attributes"] = extension
+    return data
+
+
+def sales_channel_data(channel: SalesChannel) -> dict[str, Any]:
+    return {"type": channel.type, "code": channel.code}
+
+
+def stock_data(stock: Stock, channels: list[SalesChannel]) -> dict[str, Any]:
+    return {
+        "stock_id": stock.stock_id,
+        "name": stock.name,
+        "extension_attributes": {"sales_channels": [sales_channel_data(c) for c in channels]},
+    }
+
+
+def link_data(link: StockSourceLink) -> dict[str, Any]:
+    return {"stock_id": link.stock_id, "source_code": link.source_code, "priority": link.priority}
+
+
+def search_results(items: list[dict[str, Any]], echo: dict[str, Any], total_count: int) -> dict[str, Any]:
+    return {"items": items, "search_criteria": echo, "total_count": total_count}

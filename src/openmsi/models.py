@@ -1,0 +1,215 @@
+"""Every table, as typed SQLAlchemy 2 models. Table and column names follow Magento's schema
+(spec README, "Data model") so that people who know Magento find their way."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    SmallInteger,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from openmsi.db import ci_string
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores naive UTC (SQLite and MariaDB have no time zones) and hands back aware UTC."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON}
+
+
+# Magento's column sizes (spec README, "Data model"); services check them before writing so that
+# every engine rejects the same values (SQLite would store anything).
+CODE_LENGTH = 255
+SKU_LENGTH = 64
+CHANNEL_LENGTH = 64
+
+
+class Website(Base):
+    __tablename__ = "store_website"
+
+    website_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    code: Mapped[str] = mapped_column(ci_string(32), unique=True)
+    name: Mapped[str] = mapped_column(String(64))
+    sort_order: Mapped[int] = mapped_column(Integer, default=0)
+    default_group_id: Mapped[int] = mapped_column(Integer, default=0)
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class StoreGroup(Base):
+    __tablename__ = "store_group"
+
+    group_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    website_id: Mapped[int] = mapped_column(ForeignKey("store_website.website_id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(255))
+    root_category_id: Mapped[int] = mapped_column(Integer, default=0)
+    default_store_id: Mapped[int] = mapped_column(Integer, default=0)
+    code: Mapped[str] = mapped_column(ci_string(32), unique=True)
+
+
+class StoreView(Base):
+    __tablename__ = "store"
+
+    store_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    code: Mapped[str] = mapped_column(ci_string(32), unique=True)
+    website_id: Mapped[int] = mapped_column(ForeignKey("store_website.website_id", ondelete="CASCADE"))
+    group_id: Mapped[int] = mapped_column(ForeignKey("store_group.group_id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(255))
+    sort_order: Mapped[int] = mapped_column(Integer, default=0)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Source(Base):
+    __tablename__ = "inventory_source"
+
+    source_code: Mapped[str] = mapped_column(ci_string(CODE_LENGTH), primary_key=True)
+    name: Mapped[str] = mapped_column(ci_string(CODE_LENGTH))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    latitude: Mapped[Decimal | None] = mapped_column(Numeric(8, 6))
+    longitude: Mapped[Decimal | None] = mapped_column(Numeric(9, 6))
+    country_id: Mapped[str] = mapped_column(String(2))
+    region_id: Mapped[int | None] = mapped_column(BigInteger)
+    region: Mapped[str | None] = mapped_column(String(255))
+    city: Mapped[str | None] = mapped_column(String(255))
+    street: Mapped[str | None] = mapped_column(String(255))
+    postcode: Mapped[str] = mapped_column(String(255))
+    contact_name: Mapped[str | None] = mapped_column(String(255))
+    email: Mapped[str | None] = mapped_column(String(255))
+    phone: Mapped[str | None] = mapped_column(String(255))
+    fax: Mapped[str | None] = mapped_column(String(255))
+    use_default_carrier_config: Mapped[bool] = mapped_column(Boolean, default=True)
+    is_pickup_location_active: Mapped[bool] = mapped_column(Boolean, default=False)
+    frontend_name: Mapped[str | None] = mapped_column(String(255), default="")
+    frontend_description: Mapped[str | None] = mapped_column(Text)
+
+
+class Stock(Base):
+    __tablename__ = "inventory_stock"
+    # AUTOINCREMENT makes SQLite never reuse the id of a deleted stock, as MySQL does not.
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    stock_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(ci_string(CODE_LENGTH))
+
+
+class StockSourceLink(Base):
+    __tablename__ = "inventory_source_stock_link"
+    __table_args__ = (
+        UniqueConstraint("stock_id", "source_code"),
+        Index("ix_inventory_source_stock_link_stock_priority", "stock_id", "priority"),
+    )
+
+    link_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    stock_id: Mapped[int] = mapped_column(ForeignKey("inventory_stock.stock_id", ondelete="CASCADE"))
+    source_code: Mapped[str] = mapped_column(
+        ForeignKey("inventory_source.source_code", ondelete="CASCADE"), index=True
+    )
+    priority: Mapped[int] = mapped_column(Integer)
+
+
+class SalesChannel(Base):
+    __tablename__ = "inventory_stock_sales_channel"
+
+    type: Mapped[str] = mapped_column(ci_string(CHANNEL_LENGTH), primary_key=True)
+    code: Mapped[str] = mapped_column(ci_string(CHANNEL_LENGTH), primary_key=True)
+    stock_id: Mapped[int] = mapped_column(
+        ForeignKey("inventory_stock.stock_id", ondelete="CASCADE"), index=True
+    )
+
+
+class AdminUser(Base):
+    __tablename__ = "admin_user"
+
+    user_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(ci_string(40), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AdminToken(Base):
+    __tablename__ = "admin_token"
+
+    token_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # SHA-256 of the token: a leaked database does not leak usable tokens.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("admin_user.user_id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(index=True)
+
+
+class LoginFailure(Base):
+    """Failed token requests per username (Magento's oauth RequestThrottler)."""
+
+    __tablename__ = "admin_login_failure"
+
+    username: Mapped[str] = mapped_column(ci_string(255), primary_key=True)
+    failures_count: Mapped[int] = mapped_column(Integer, default=0)
+    lock_expires_at: Mapped[datetime | None]
+
+
+class Job(Base):
+    """Durable background work, queued in the transaction of the write that caused it."""
+
+    __tablename__ = "job"
+    __table_args__ = (Index("ix_job_status_run_after_id", "status", "run_after", "id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    run_after: Mapped[datetime] = mapped_column(default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=10)
+    locked_by: Mapped[str | None] = mapped_column(String(128))
+    locked_until: Mapped[datetime | None]
+    # NULLs never collide on any engine, so a UNIQUE column dedupes queued work only.
+    dedupe_key: Mapped[str | None] = mapped_column(String(191), unique=True)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]

@@ -1,0 +1,193 @@
+"""Magento's Web API framework on the wire: URL handling, request bodies, JSON rendering.
+
+- ``MagentoPathMiddleware`` does what magento2's ``Webapi/Controller/PathProcessor.php`` and
+  ``Rest/Request.php`` do before routing: only GET/POST/PUT/DELETE, the ``Accept`` check,
+  the optional store code after ``/rest``, slashes at either end ignored (never a redirect),
+  and path segments decoded with PHP ``urldecode`` (``+`` is a space).
+- ``read_service_input`` builds the parameters of a service call: JSON body (POST/PUT), then
+  the query string, later keys winning (``Rest/Request.php::getRequestData``).
+- ``MagentoJSONResponse`` encodes like PHP's ``json_encode``: compact, ``\\/``, ASCII only.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+from urllib.parse import unquote_plus
+
+import anyio.to_thread
+from fastapi import Depends, Request
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from openmsi import errors, service_input
+
+ALLOWED_METHODS = frozenset({"GET", "POST", "PUT", "DELETE"})
+JSON_MEDIA_TYPES = frozenset({"*/*", "application/*", "application/json"})
+
+
+def render_json(content: Any) -> bytes:
+    text = json.dumps(content, ensure_ascii=True, separators=(",", ":"), allow_nan=False)
+    # PHP escapes every "/" and "/" only ever occurs inside JSON strings.
+    return text.replace("/", "\\/").encode("ascii")
+
+
+class MagentoJSONResponse(JSONResponse):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return render_json(content)
+
+    def init_headers(self, headers: Any = None) -> None:
+        super().init_headers(headers)
+        self.raw_headers = [
+            (name, b"application/json; charset=utf-8" if name == b"content-type" else value)
+            for name, value in self.raw_headers
+        ]
+
+
+def php_number(value: Any) -> int | float | None:
+    """json_encode prints an integral float without a fraction (10.0 -> 10)."""
+    if value is None:
+        return None
+    number = float(value)
+    return int(number) if number.is_integer() else number
+
+
+def _error_response(error: errors.MagentoError) -> MagentoJSONResponse:
+    return MagentoJSONResponse(error.envelope(), status_code=error.status_code)
+
+
+def _accepts_json(accept: str) -> str | None:
+    """The first offered media type when none of the offered ones can be served as JSON."""
+    offered = [part.split(";")[0].strip().lower() for part in accept.split(",") if part.strip()]
+    if not offered or any(media in JSON_MEDIA_TYPES for media in offered):
+        return None
+    return offered[0]
+
+
+StoreCodeCheck = Callable[[str], bool]
+
+
+class StoreCodes:
+    """Store-view codes that may follow ``/rest``, reloaded at most every few seconds so that a
+    ``openmsi website create`` in another process shows up without a restart."""
+
+    def __init__(self, load: Callable[[], set[str]], max_age: float = 5.0) -> None:
+        self._load = load
+        self._max_age = max_age
+        self._codes: set[str] = set()
+        self._loaded_at = float("-inf")
+
+    async def contains(self, code: str) -> bool:
+        # Codes compare case-insensitively in the database, so here too.
+        code = code.lower()
+        if code in self._codes:
+            return True
+        if time.monotonic() - self._loaded_at > self._max_age:
+            self._codes = {c.lower() for c in await anyio.to_thread.run_sync(self._load)}
+            self._loaded_at = time.monotonic()
+        return code in self._codes
+
+
+class MagentoPathMiddleware:
+    def __init__(self, app: ASGIApp, store_codes: StoreCodes) -> None:
+        self.app = app
+        self.store_codes = store_codes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/rest/"):
+            await self.app(scope, receive, send)
+            return
+        problem = self._check_request(scope)
+        if problem is not None:
+            await _error_response(problem)(scope, receive, send)
+            return
+        raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
+        try:
+            segments = [
+                unquote_plus(segment, errors="strict")
+                for segment in raw_path.decode("ascii").split("?")[0].split("/")
+            ]
+        except UnicodeError:
+            await _error_response(errors.RouteNotFound())(scope, receive, send)
+            return
+        # "/rest/<store>/V1/…" or "/rest/V1/…"; leading/trailing empty segments are ignored.
+        while segments and segments[-1] == "":
+            segments.pop()
+        segments = segments[2:]  # "", "rest"
+        store_code = "default"
+        if segments and segments[0] != "V1":
+            candidate = segments[0]
+            if candidate == "all":
+                store_code, segments = "all", segments[1:]
+            elif candidate != "admin" and await self.store_codes.contains(candidate):
+                store_code, segments = candidate, segments[1:]
+        scope = dict(scope)
+        scope["path"] = "/rest/" + "/".join(segments)
+        scope["raw_path"] = scope["path"].encode("utf-8", "surrogateescape")
+        scope.setdefault("state", {})["store_code"] = store_code
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    def _check_request(scope: Scope) -> errors.MagentoError | None:
+        headers = dict(scope["headers"])
+        accept = headers.get(b"accept", b"").decode("latin-1")
+        unacceptable = _accepts_json(accept) if accept else None
+        if unacceptable is not None:
+            return errors.NotAcceptable(
+                "Server cannot match any of the given Accept HTTP header media type(s) from the request: "
+                f'"{unacceptable}" with media types from the config of response renderer.'
+            )
+        if scope["method"] not in ALLOWED_METHODS:
+            return errors.MagentoError("Request method is invalid.")
+        return None
+
+
+def _check_content_type(header: str | None) -> None:
+    """Rest/Request.php::getContentType and DeserializerFactory, with their messages."""
+    if header is None or not header.strip():
+        raise errors.MagentoError("Content-Type header is empty.")
+    parts = [part.strip() for part in header.split(";")]
+    media_type = parts[0].lower()
+    if "/" not in media_type or " " in media_type:
+        raise errors.MagentoError("Content-Type header is invalid.")
+    for parameter in parts[1:]:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset" and value.strip().strip('"').lower() not in ("utf-8", "utf8"):
+            raise errors.MagentoError("UTF-8 is the only supported charset.")
+    if media_type != "application/json":
+        raise errors.MagentoError(f"Server cannot understand Content-Type HTTP header media type {media_type}")
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(name)
+
+
+def decode_json_body(body: bytes) -> dict[str, Any]:
+    """PHP json_decode into an array: anything that is not an object has no named parameters."""
+    try:
+        decoded = json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        raise errors.MagentoError("Decoding error.") from None
+    if isinstance(decoded, dict):
+        return decoded
+    if isinstance(decoded, list):
+        return {str(index): value for index, value in enumerate(decoded)}
+    return {}
+
+
+async def read_service_input(request: Request) -> dict[str, Any]:
+    body: dict[str, Any] = {}
+    if request.method in ("POST", "PUT"):
+        _check_content_type(request.headers.get("content-type"))
+        body = decode_json_body(await request.body())
+    query = service_input.parse_query_string(request.scope.get("query_string", b""))
+    return service_input.merge_parameters(body, query, {})
+
+
+ServiceInput = Annotated[dict[str, Any], Depends(read_service_input)]
+
+Endpoint = Callable[..., Awaitable[Any]]
