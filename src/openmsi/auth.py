@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from openmsi import errors, service_input
 from openmsi.db import WriteSession, insert_ignore
-from openmsi.models import AdminToken, AdminUser, LoginFailure, utcnow
+from openmsi.models import AdminToken, AdminUser, LoginFailure, table_of, utcnow
 from openmsi.settings import Settings
 from openmsi.webapi import MagentoJSONResponse, ServiceInput
 
@@ -81,7 +81,7 @@ def _is_locked(session: Session, username: str) -> bool:
 
 def _record_failure(session: Session, username: str, settings: Settings) -> None:
     # Insert-then-lock keeps concurrent failures for one username from losing counts.
-    insert_ignore(session, LoginFailure.__table__, [{"username": username, "failures_count": 0}])
+    insert_ignore(session, table_of(LoginFailure), [{"username": username, "failures_count": 0}])
     row = session.scalar(select(LoginFailure).where(LoginFailure.username == username).with_for_update())
     assert row is not None
     now = utcnow()

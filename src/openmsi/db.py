@@ -208,5 +208,7 @@ def ci_string(length: int) -> Any:
         String(length)
         .with_variant(String(length, collation="NOCASE"), "sqlite")
         .with_variant(postgresql.CITEXT(), "postgresql")
-        .with_variant(mysql.VARCHAR(length, charset="utf8mb4", collation="utf8mb4_general_ci"), "mysql", "mariadb")
+        .with_variant(
+            mysql.VARCHAR(length, charset="utf8mb4", collation="utf8mb4_general_ci"), "mysql", "mariadb"
+        )
     )

@@ -103,7 +103,10 @@ class InputError(MagentoError):
     @classmethod
     def invalid_type(cls, value: Any, expected: str, field_name: str | None = None) -> InputError:
         """Magento's TypeProcessor message, sent fully rendered (no placeholders)."""
-        text = f'The "{render_value(value)}" value\'s type is invalid. The "{expected}" type was expected. Verify and try again.'
+        text = (
+            f'The "{render_value(value)}" value\'s type is invalid. '
+            f'The "{expected}" type was expected. Verify and try again.'
+        )
         if field_name is not None:
             text = f'Error occurred during "{field_name}" processing. {text}'
         return cls(text)
@@ -151,7 +154,9 @@ def render_value(value: Any) -> str:
 
 
 def internal_error_envelope(report_id: str) -> dict[str, Any]:
-    return {"message": f"Internal Error. Details are available in openmsi's log. Report ID: webapi-{report_id}"}
+    return {
+        "message": f"Internal Error. Details are available in openmsi's log. Report ID: webapi-{report_id}"
+    }
 
 
 def install_handlers(app: FastAPI) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from sqlalchemy.orm import Session
 
 from openmsi.db import insert_ignore
-from openmsi.models import Job, utcnow
+from openmsi.models import Job, table_of, utcnow
 
 REINDEX_STOCK = "reindex.stock"
 
@@ -42,4 +42,4 @@ def enqueue_stock_reindex(session: Session, stock_ids: Iterable[int], reason: st
         }
         for stock_id in sorted(set(stock_ids))
     ]
-    insert_ignore(session, Job.__table__, rows)  # type: ignore[arg-type]
+    insert_ignore(session, table_of(Job), rows)

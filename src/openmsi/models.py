@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar, cast
 
 from sqlalchemy import (
     JSON,
@@ -17,8 +17,8 @@ from sqlalchemy import (
     Integer,
     MetaData,
     Numeric,
-    SmallInteger,
     String,
+    Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
@@ -59,7 +59,12 @@ def utcnow() -> datetime:
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime(), dict[str, Any]: JSON}
+
+
+def table_of(model: type[Base]) -> Table:
+    """The Core table of a model, for set-based statements (typed as FromClause by SQLAlchemy)."""
+    return cast(Table, model.__table__)
 
 
 # Magento's column sizes (spec README, "Data model"); services check them before writing so that
@@ -131,7 +136,7 @@ class Source(Base):
 class Stock(Base):
     __tablename__ = "inventory_stock"
     # AUTOINCREMENT makes SQLite never reuse the id of a deleted stock, as MySQL does not.
-    __table_args__ = {"sqlite_autoincrement": True}
+    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012
 
     stock_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(ci_string(CODE_LENGTH))

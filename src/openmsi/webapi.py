@@ -159,7 +159,9 @@ def _check_content_type(header: str | None) -> None:
         if name.strip().lower() == "charset" and value.strip().strip('"').lower() not in ("utf-8", "utf8"):
             raise errors.MagentoError("UTF-8 is the only supported charset.")
     if media_type != "application/json":
-        raise errors.MagentoError(f"Server cannot understand Content-Type HTTP header media type {media_type}")
+        raise errors.MagentoError(
+            f"Server cannot understand Content-Type HTTP header media type {media_type}"
+        )
 
 
 def _reject_constant(name: str) -> Any:

@@ -6,17 +6,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, Table, delete, func, select, tuple_
+from sqlalchemy import Select, delete, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from openmsi import db, search_criteria
-from openmsi.models import SalesChannel, Source, Stock, StockSourceLink, Website
+from openmsi.models import SalesChannel, Source, Stock, StockSourceLink, Website, table_of
 from openmsi.search_criteria import Column, SearchCriteria
 
-SOURCE_TABLE: Table = Source.__table__  # type: ignore[assignment]
-STOCK_TABLE: Table = Stock.__table__  # type: ignore[assignment]
-LINK_TABLE: Table = StockSourceLink.__table__  # type: ignore[assignment]
-CHANNEL_TABLE: Table = SalesChannel.__table__  # type: ignore[assignment]
+SOURCE_TABLE = table_of(Source)
+STOCK_TABLE = table_of(Stock)
+LINK_TABLE = table_of(StockSourceLink)
+CHANNEL_TABLE = table_of(SalesChannel)
 
 # Rows per statement: keeps every batch under SQLite's bound-parameter limit.
 CHUNK = 500
@@ -26,23 +26,21 @@ _SOURCE_STRINGS = (
     "street", "postcode", "phone", "fax", "frontend_name", "frontend_description",
 )  # fmt: skip
 SOURCE_FIELDS: dict[str, Column] = {
-    **{name: Column(getattr(Source, name), "string") for name in _SOURCE_STRINGS},
-    "enabled": Column(Source.enabled, "bool"),
-    "latitude": Column(Source.latitude, "decimal"),
-    "longitude": Column(Source.longitude, "decimal"),
-    "region_id": Column(Source.region_id, "int"),
-    "use_default_carrier_config": Column(Source.use_default_carrier_config, "bool"),
-    "is_pickup_location_active": Column(Source.is_pickup_location_active, "bool"),
+    **{name: Column(SOURCE_TABLE.c[name], "string") for name in _SOURCE_STRINGS},
+    "enabled": Column(SOURCE_TABLE.c.enabled, "bool"),
+    "latitude": Column(SOURCE_TABLE.c.latitude, "decimal"),
+    "longitude": Column(SOURCE_TABLE.c.longitude, "decimal"),
+    "region_id": Column(SOURCE_TABLE.c.region_id, "int"),
+    "use_default_carrier_config": Column(SOURCE_TABLE.c.use_default_carrier_config, "bool"),
+    "is_pickup_location_active": Column(SOURCE_TABLE.c.is_pickup_location_active, "bool"),
 }
 STOCK_FIELDS: dict[str, Column] = {
-    "stock_id": Column(Stock.stock_id, "int"),
-    "name": Column(Stock.name, "string"),
+    "stock_id": Column(STOCK_TABLE.c.stock_id, "int"),
+    "name": Column(STOCK_TABLE.c.name, "string"),
 }
 LINK_FIELDS: dict[str, Column] = {
-    "link_id": Column(StockSourceLink.link_id, "int"),
-    "stock_id": Column(StockSourceLink.stock_id, "int"),
-    "source_code": Column(StockSourceLink.source_code, "string"),
-    "priority": Column(StockSourceLink.priority, "int"),
+    name: Column(LINK_TABLE.c[name], "string" if name == "source_code" else "int")
+    for name in ("link_id", "stock_id", "source_code", "priority")
 }
 
 
@@ -109,7 +107,9 @@ def update_source(session: Session, source_code: str, values: dict[str, Any]) ->
 
 
 def stocks_linked_to_source(session: Session, source_code: str) -> list[int]:
-    return list(session.scalars(select(StockSourceLink.stock_id).where(StockSourceLink.source_code == source_code)))
+    return list(
+        session.scalars(select(StockSourceLink.stock_id).where(StockSourceLink.source_code == source_code))
+    )
 
 
 def sources_assigned_to_stock_ordered_by_priority(session: Session, stock_id: int) -> list[Source]:
@@ -150,7 +150,7 @@ def insert_stock(session: Session, name: str, stock_id: int | None) -> int:
     if stock_id is not None:
         values["stock_id"] = stock_id
     result = session.execute(STOCK_TABLE.insert().values(values))
-    new_id = stock_id if stock_id is not None else int(result.inserted_primary_key[0])
+    new_id = stock_id if stock_id is not None else int(result.inserted_primary_key[0])  # type: ignore[attr-defined]
     if stock_id is not None:
         db.sync_id_sequence(session, STOCK_TABLE, "stock_id")
     return new_id

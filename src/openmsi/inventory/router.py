@@ -52,7 +52,7 @@ def get_source_list(params: ServiceInput, session: ReadSession) -> Any:
 
 
 @router.get("/sources/{sourceCode}", dependencies=[acl(SOURCE)])
-def get_source(sourceCode: str, session: ReadSession) -> Any:  # noqa: N803 (Magento's name)
+def get_source(sourceCode: str, session: ReadSession) -> Any:
     return schemas.source_data(inventory_service.get_source(session, sourceCode))
 
 
@@ -64,7 +64,7 @@ def create_source(params: ServiceInput, session: WriteSession) -> Any:
 
 
 @router.put("/sources/{sourceCode}", dependencies=[acl(SOURCE_EDIT)])
-def update_source(sourceCode: str, params: ServiceInput, session: WriteSession) -> Any:  # noqa: N803
+def update_source(sourceCode: str, params: ServiceInput, session: WriteSession) -> Any:
     params = service_input.put_id_override(params, "source_code", sourceCode)
     (raw,) = service_input.require_parameters(params, "source")
     inventory_service.save_source(session, service_input.convert_object(raw, schemas.SOURCE))
@@ -72,7 +72,7 @@ def update_source(sourceCode: str, params: ServiceInput, session: WriteSession) 
 
 
 @router.get("/get-sources-assigned-to-stock-ordered-by-priority/{stockId}", dependencies=[acl(SOURCE)])
-def get_sources_assigned_to_stock_ordered_by_priority(stockId: str, session: ReadSession) -> Any:  # noqa: N803
+def get_sources_assigned_to_stock_ordered_by_priority(stockId: str, session: ReadSession) -> Any:
     sources = inventory_service.get_sources_assigned_to_stock_ordered_by_priority(session, _stock_id(stockId))
     return [schemas.source_data(source) for source in sources]
 
@@ -89,7 +89,7 @@ def get_stock_list(params: ServiceInput, session: ReadSession) -> Any:
 
 
 @router.get("/stocks/{stockId}", dependencies=[acl(STOCK)])
-def get_stock(stockId: str, session: ReadSession) -> Any:  # noqa: N803
+def get_stock(stockId: str, session: ReadSession) -> Any:
     return schemas.stock_data(*inventory_service.get_stock(session, _stock_id(stockId)))
 
 
@@ -100,14 +100,14 @@ def create_stock(params: ServiceInput, session: WriteSession) -> Any:
 
 
 @router.put("/stocks/{stockId}", dependencies=[acl(STOCK_EDIT)])
-def update_stock(stockId: str, params: ServiceInput, session: WriteSession) -> Any:  # noqa: N803
+def update_stock(stockId: str, params: ServiceInput, session: WriteSession) -> Any:
     params = service_input.put_id_override(params, "stock_id", stockId)
     (raw,) = service_input.require_parameters(params, "stock")
     return inventory_service.save_stock(session, service_input.convert_object(raw, schemas.STOCK))
 
 
 @router.delete("/stocks/{stockId}", dependencies=[acl(STOCK_DELETE)])
-def delete_stock(stockId: str, session: WriteSession) -> Any:  # noqa: N803
+def delete_stock(stockId: str, session: WriteSession) -> Any:
     inventory_service.delete_stock(session, _stock_id(stockId))
     return VOID
 

@@ -64,7 +64,10 @@ _STRING_LIMITS = {
     "country_id": 2,
 }  # fmt: skip
 # decimal(8,6) and decimal(9,6): the largest magnitude that still fits after rounding.
-_COORDINATE_LIMITS = {"latitude": Decimal("99.999999"), "longitude": Decimal("999.999999")}
+_COORDINATE_LIMITS: dict[str, Decimal] = {
+    "latitude": Decimal("99.999999"),
+    "longitude": Decimal("999.999999"),
+}
 
 
 def _coordinate(value: float) -> Decimal:
@@ -106,8 +109,8 @@ def _source_fits_columns(row: dict[str, Any]) -> bool:
         value = row.get(name)
         if isinstance(value, str) and len(value.encode("utf-8")) > TEXT_MAX_BYTES:
             return False
-    for name, limit in _COORDINATE_LIMITS.items():
-        if row.get(name) is not None and abs(row[name]) > limit:
+    for name, bound in _COORDINATE_LIMITS.items():
+        if row.get(name) is not None and abs(row[name]) > bound:
             return False
     region_id = row.get("region_id")
     return region_id is None or 0 <= region_id <= INT_UNSIGNED_MAX
@@ -286,7 +289,11 @@ def save_stock_source_links(session: Session, links: list[dict[str, Any]]) -> No
     rows: dict[tuple[int, str], dict[str, Any]] = {}
     for link in links:
         stock_id, code, priority = link["stock_id"], link["source_code"], link["priority"]
-        if not (0 < stock_id <= INT_UNSIGNED_MAX and len(code) <= CODE_LENGTH and priority <= SMALLINT_UNSIGNED_MAX):
+        if not (
+            0 < stock_id <= INT_UNSIGNED_MAX
+            and len(code) <= CODE_LENGTH
+            and priority <= SMALLINT_UNSIGNED_MAX
+        ):
             raise could_not_save
         key = (stock_id, code.lower())
         if key in rows:

@@ -32,7 +32,9 @@ def create_website(session: Session, code: str, name: str) -> Website:
     if not name or len(name) > 64:
         raise errors.InputError("The website name must be 1 to 64 characters long.")
     if repository.code_taken(session, code):
-        raise errors.CouldNotSave('A website, store group or store view with code "%1" already exists.', [code])
+        raise errors.CouldNotSave(
+            'A website, store group or store view with code "%1" already exists.', [code]
+        )
     website_id, group_id, store_id = repository.next_ids(session)
     website = Website(website_id=website_id, code=code, name=name, sort_order=0, default_group_id=group_id)
     session.add(website)
@@ -45,7 +47,9 @@ def create_website(session: Session, code: str, name: str) -> Website:
     )  # fmt: skip
     session.flush()
     session.add(
-        StoreView(store_id=store_id, code=code, website_id=website_id, group_id=group_id, name=name, is_active=True)
+        StoreView(
+            store_id=store_id, code=code, website_id=website_id, group_id=group_id, name=name, is_active=True
+        )
     )
     inventory_repository.add_sales_channels(session, DEFAULT_STOCK_ID, [{"type": WEBSITE, "code": code}])
     session.flush()
