@@ -260,3 +260,16 @@ def live_server(app: FastAPI) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def tmp_workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("work")
+
+
+@pytest.fixture
+def empty_database_url(engine_name: str, tmp_path: Path) -> Iterator[str]:
+    """A database with no tables at all, on the same engine as the rest of the run."""
+    if engine_name == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    url, drop = _create_server_database(engine_name)
+    try:
+        yield url
+    finally:
+        drop()

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import Engine, String, Table, create_engine, event, func, select, text
+from sqlalchemy import Engine, String, Table, create_engine, event, select, text
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -192,11 +192,11 @@ def lock_rows_for_update(session: Session, table: Table, column: str, values: Se
     if not values:
         return
     col = table.c[column]
-    session.execute(select(col).where(col.in_(sorted(set(values)))).order_by(col).with_for_update())
-
-
-def now_utc_sql() -> Any:
-    return func.now()
+    # key_share: FOR NO KEY UPDATE on PostgreSQL, so foreign-key checks of other writers that
+    # merely reference these rows are not blocked; the lock only serialises our own writers.
+    session.execute(
+        select(col).where(col.in_(sorted(set(values)))).order_by(col).with_for_update(key_share=True)
+    )
 
 
 def ci_string(length: int) -> Any:

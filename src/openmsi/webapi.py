@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import unquote_plus
 
@@ -191,5 +191,3 @@ async def read_service_input(request: Request) -> dict[str, Any]:
 
 
 ServiceInput = Annotated[dict[str, Any], Depends(read_service_input)]
-
-Endpoint = Callable[..., Awaitable[Any]]

@@ -90,6 +90,10 @@ def _fits(code: str) -> bool:
     return len(code) <= 255
 
 
+def lock_source(session: Session, source_code: str) -> None:
+    db.lock_rows_for_update(session, SOURCE_TABLE, "source_code", [source_code])
+
+
 def source_name_taken(session: Session, name: str, except_code: str) -> bool:
     """Magento compares names in SQL: case-insensitive, trailing spaces ignored."""
     query = select(Source.source_code).where(

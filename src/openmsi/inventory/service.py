@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from openmsi import errors, jobs
 from openmsi.inventory import repository
 from openmsi.inventory.validators import (
+    DEFAULT_SOURCE_CODE,
     DEFAULT_STOCK_ID,
     WEBSITE,
     is_default_source,
@@ -129,6 +130,9 @@ def save_source(session: Session, data: dict[str, Any]) -> None:
     could_not_save = errors.CouldNotSave("Could not save Source")
     if len(code) > CODE_LENGTH:
         raise could_not_save
+    # Names are unique without a database constraint (as in Magento); serialising source saves
+    # on one row makes the check-then-write below safe against concurrent requests.
+    repository.lock_source(session, DEFAULT_SOURCE_CODE)
     existing = repository.get_source(session, code)
     row = _source_row(data, existing)
     if not _source_fits_columns(row) or repository.source_name_taken(session, data["name"], code):
@@ -182,6 +186,9 @@ def save_stock(session: Session, data: dict[str, Any]) -> int:
     # PHP treats 0 as "no id": MySQL then generates one (Magento's PredefinedId).
     stock_id: int | None = data.get("stock_id") or None
     could_not_save = errors.CouldNotSave("Could not save Stock")
+    # As for sources: stock saves queue on the default stock's row, so the unique-name check
+    # and the sales-channel moves of concurrent saves cannot interleave.
+    repository.lock_stocks(session, [DEFAULT_STOCK_ID])
     if len(name) > CODE_LENGTH or (stock_id is not None and not 0 < stock_id <= INT_UNSIGNED_MAX):
         raise could_not_save
     existing = repository.get_stock(session, stock_id) if stock_id is not None else None

@@ -1,0 +1,86 @@
+"""The README's walkthrough, run as printed against a real `openmsi serve` on SQLite."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+BIN = Path(sys.executable).parent
+
+
+def _walkthrough_commands() -> str:
+    text = README.read_text()
+    section = text.split("## Walkthrough", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```sh\n(.*?)```", section, flags=re.S)
+    assert blocks, "the README walkthrough has no shell blocks"
+    return "\n".join(blocks)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _wait_until_serving(port: int, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"openmsi serve exited with {process.returncode}")
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/rest/V1/store/websites", timeout=1)
+        except urllib.error.HTTPError:
+            return  # 401 without a token: it is serving
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError("openmsi serve did not start")
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="the walkthrough uses curl")
+def test_walkthrough_runs_as_printed(tmp_path: Path) -> None:
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENMSI_")}
+    openmsi = str(BIN / "openmsi")
+    setup = subprocess.run(
+        [openmsi, "admin", "create", "--username", "admin", "--password", "admin123"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert setup.returncode == 0, setup.stderr
+    server = subprocess.Popen(
+        [openmsi, "serve", "--port", str(port)], cwd=tmp_path, env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        _wait_until_serving(port, server)
+        script = _walkthrough_commands().replace(".venv/bin/", f"{BIN}/").replace(":8080", f":{port}")
+        run = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", script], cwd=tmp_path, env=env,
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    # Two websites, six sources ([] each), two stocks (2 and 3), the link POST ([]), two reads.
+    assert lines[2:8] == ["[]"] * 6
+    assert lines[8:10] == ["2", "3"]
+    assert lines[10] == "[]"
+    assert [source["source_code"] for source in json.loads(lines[11])] == [
+        "baltimore_wh", "austin_wh", "reno_wh", "hq",
+    ]  # fmt: skip
+    printed = re.search(r"which prints\n\n```json\n(.*?)\n```", README.read_text(), flags=re.S)
+    assert printed is not None
+    assert json.loads(lines[12]) == json.loads(printed.group(1))
