@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 
 from openmsi import __version__, auth, db, errors, schema
 from openmsi.inventory.router import router as inventory_router
@@ -56,11 +56,10 @@ def create_app(settings: Settings | None = None, database: db.Database | None = 
         with database.read_sessions() as session:
             return store_repository.store_view_codes(session)
 
-    rest = APIRouter(prefix="/rest")
-    rest.include_router(auth.router)
-    rest.include_router(inventory_router)
-    rest.include_router(store_router)
-    app.include_router(rest)
+    # Straight into the app: each extra level of included routers makes FastAPI match the routes
+    # before the chosen one again on every request.
+    for router in (auth.router, inventory_router, store_router):
+        app.include_router(router, prefix="/rest")
     app.add_middleware(MagentoPathMiddleware, store_codes=StoreCodes(load_store_codes))
     errors.install_handlers(app)
     return app

@@ -21,7 +21,7 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from fastapi import APIRouter, Depends, Request
-from sqlalchemy import delete, select
+from sqlalchemy import Connection, bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from openmsi import errors, service_input
@@ -97,15 +97,19 @@ def _record_failure(session: Session, username: str, settings: Settings) -> None
 
 def issue_admin_token(session: Session, username: Any, password: Any, settings: Settings) -> str:
     """POST /V1/integration/admin/token. Raises InputError (400) or Unauthorized (401)."""
-    missing = [
-        name
-        for name, value in (("username", username), ("password", password))
-        if value is None or (isinstance(value, str) and value == "")
-    ]
-    if missing:
-        raise errors.InputError.required(*missing)
+    # ServiceInputProcessor::process converts the present parameters in signature order (a type
+    # error is raised at once) and then reports the absent (null) ones; only after that does
+    # CredentialsValidator reject empty strings. So a null username with an empty password is
+    # one error, and two empty strings are two.
     username = service_input.convert_scalar(username, "string")
     password = service_input.convert_scalar(password, "string")
+    credentials = (("username", username), ("password", password))
+    absent = [name for name, value in credentials if value is None]
+    if absent:
+        raise errors.InputError.required(*absent)
+    empty = [name for name, value in credentials if value == ""]
+    if empty:
+        raise errors.InputError.required(*empty)
     if len(username) > 255:
         raise errors.Unauthorized(SIGN_IN_FAILED)
     if _is_locked(session, username):
@@ -136,12 +140,16 @@ def issue_admin_token(session: Session, username: Any, password: Any, settings: 
     return token
 
 
-def principal_for_token(session: Session, token: str) -> Principal | None:
-    row = session.execute(
-        select(AdminUser.user_id, AdminUser.username, AdminToken.expires_at)
-        .join(AdminToken, AdminToken.user_id == AdminUser.user_id)
-        .where(AdminToken.token_hash == hash_token(token), AdminUser.is_active.is_(True))
-    ).first()
+# Built once: constructing this select costs more than running it (every request needs it).
+_PRINCIPAL_BY_TOKEN_HASH = (
+    select(AdminUser.user_id, AdminUser.username, AdminToken.expires_at)
+    .join(AdminToken, AdminToken.user_id == AdminUser.user_id)
+    .where(AdminToken.token_hash == bindparam("token_hash"), AdminUser.is_active.is_(True))
+)
+
+
+def principal_for_token(connection: Session | Connection, token: str) -> Principal | None:
+    row = connection.execute(_PRINCIPAL_BY_TOKEN_HASH, {"token_hash": hash_token(token)}).first()
     if row is None or (row.expires_at is not None and row.expires_at <= utcnow()):
         return None
     return Principal(user_id=row.user_id, username=row.username)
@@ -164,8 +172,9 @@ def require(resource: str) -> Callable[[Request], Principal]:
         token = bearer_token(request.headers.get("authorization"))
         principal = None
         if token is not None:
-            with request.app.state.database.read_sessions() as session:
-                principal = principal_for_token(session, token)
+            # A plain connection: an ORM session would double the cost of this one lookup.
+            with request.app.state.database.engine.connect() as connection:
+                principal = principal_for_token(connection, token)
         if principal is None or not principal.allows(resource):
             raise errors.not_authorized(resource)
         return principal

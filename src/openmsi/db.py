@@ -11,14 +11,20 @@ lets readers go on during a write.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from functools import lru_cache
 from typing import Annotated, Any
 
+import anyio
+import anyio.to_thread
 from fastapi import Depends, Request
-from sqlalchemy import Engine, String, Table, create_engine, event, select, text
+from sqlalchemy import Engine, String, Table, bindparam, create_engine, event, select, text
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from openmsi.settings import Settings
 
@@ -96,23 +102,45 @@ def _database(request: Request) -> Database:
     return database
 
 
-def get_read_session(request: Request) -> Iterator[Session]:
-    with _database(request).read_sessions() as session:
-        try:
-            yield session
-        finally:
-            session.rollback()
+# The session dependencies are async generators: creating a Session does no I/O, so it happens
+# on the event loop, and only the end of the unit of work (rollback or commit, then returning the
+# connection) takes a worker thread. A sync generator costs two thread-pool hops per request
+# (FastAPI runs its enter and its exit in the pool), each about as expensive as a simple query.
 
 
-def get_write_session(request: Request) -> Iterator[Session]:
-    """Commit after the endpoint returns and before the response is sent, or roll back."""
-    with _database(request).write_sessions() as session:
-        try:
-            yield session
+def _end_read(session: Session) -> None:
+    with session:
+        session.rollback()
+
+
+def _end_write(session: Session, commit: bool) -> None:
+    with session:
+        if commit:
             session.commit()
-        except BaseException:
+        else:
             session.rollback()
-            raise
+
+
+async def get_read_session(request: Request) -> AsyncIterator[Session]:
+    session = _database(request).read_sessions()
+    try:
+        yield session
+    finally:
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(_end_read, session)
+
+
+async def get_write_session(request: Request) -> AsyncIterator[Session]:
+    """Commit after the endpoint returns and before the response is sent, or roll back."""
+    session = _database(request).write_sessions()
+    try:
+        yield session
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(_end_write, session, False)
+        raise
+    with anyio.CancelScope(shield=True):
+        await anyio.to_thread.run_sync(_end_write, session, True)
 
 
 # scope="function" runs the exit code (the commit) before the response is sent, so a client
@@ -129,29 +157,32 @@ def upsert(
     keys: Sequence[str],
     update: Sequence[str],
 ) -> None:
-    """INSERT … ON CONFLICT/ON DUPLICATE KEY UPDATE in the dialect of the session's engine."""
+    """INSERT … ON CONFLICT/ON DUPLICATE KEY UPDATE in the dialect of the session's engine.
+
+    Rows are applied in order (a later duplicate wins). One statement, built once per table,
+    runs for every row (executemany): building and compiling a multi-row VALUES statement costs
+    more than the database's work, and the drivers batch executemany themselves (psycopg
+    pipelines it, PyMySQL rewrites it into multi-row VALUES).
+    """
     if not rows:
         return
-    backend = session.get_bind().dialect.name
+    statement = _upsert_statement(session.get_bind().dialect.name, table, tuple(keys), tuple(update))
+    session.execute(statement, [dict(row) for row in rows])
+
+
+@lru_cache(maxsize=64)
+def _upsert_statement(backend: str, table: Table, keys: tuple[str, ...], update: tuple[str, ...]) -> Any:
     if backend == "mysql":
-        mysql_stmt = mysql.insert(table).values(list(rows))
-        session.execute(
-            mysql_stmt.on_duplicate_key_update({name: mysql_stmt.inserted[name] for name in update})
-        )
-        return
+        mysql_stmt = mysql.insert(table)
+        return mysql_stmt.on_duplicate_key_update({name: mysql_stmt.inserted[name] for name in update})
     if backend == "postgresql":
-        pg_stmt = postgresql.insert(table).values(list(rows))
-        session.execute(
-            pg_stmt.on_conflict_do_update(
-                index_elements=list(keys), set_={name: pg_stmt.excluded[name] for name in update}
-            )
+        pg_stmt = postgresql.insert(table)
+        return pg_stmt.on_conflict_do_update(
+            index_elements=list(keys), set_={name: pg_stmt.excluded[name] for name in update}
         )
-        return
-    lite_stmt = sqlite.insert(table).values(list(rows))
-    session.execute(
-        lite_stmt.on_conflict_do_update(
-            index_elements=list(keys), set_={name: lite_stmt.excluded[name] for name in update}
-        )
+    lite_stmt = sqlite.insert(table)
+    return lite_stmt.on_conflict_do_update(
+        index_elements=list(keys), set_={name: lite_stmt.excluded[name] for name in update}
     )
 
 
@@ -191,11 +222,19 @@ def lock_rows_for_update(session: Session, table: Table, column: str, values: Se
     """
     if not values:
         return
+    session.execute(_lock_statement(table, column), {"values": sorted(set(values))})
+
+
+@lru_cache(maxsize=64)
+def _lock_statement(table: Table, column: str) -> Any:
     col = table.c[column]
     # key_share: FOR NO KEY UPDATE on PostgreSQL, so foreign-key checks of other writers that
     # merely reference these rows are not blocked; the lock only serialises our own writers.
-    session.execute(
-        select(col).where(col.in_(sorted(set(values)))).order_by(col).with_for_update(key_share=True)
+    return (
+        select(col)
+        .where(col.in_(bindparam("values", expanding=True)))
+        .order_by(col)
+        .with_for_update(key_share=True)
     )
 
 
@@ -212,3 +251,28 @@ def ci_string(length: int) -> Any:
             mysql.VARCHAR(length, charset="utf8mb4", collation="utf8mb4_general_ci"), "mysql", "mariadb"
         )
     )
+
+
+class case_insensitive(FunctionElement[str]):
+    """A plain VARCHAR/TEXT column compared and sorted case-insensitively on every engine, like
+    a ``ci_string`` column: MySQL's ci collation already does it (the column itself), SQLite
+    gets ``COLLATE NOCASE`` and PostgreSQL a cast to CITEXT. Bound values take the ``ci_string``
+    type, so PostgreSQL compares citext with citext."""
+
+    inherit_cache = True
+    type = ci_string(255)
+
+
+@compiles(case_insensitive)
+def _case_insensitive_default(element: case_insensitive, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.clauses, **kw)
+
+
+@compiles(case_insensitive, "sqlite")
+def _case_insensitive_sqlite(element: case_insensitive, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"{compiler.process(element.clauses, **kw)} COLLATE NOCASE"
+
+
+@compiles(case_insensitive, "postgresql")
+def _case_insensitive_postgresql(element: case_insensitive, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"CAST({compiler.process(element.clauses, **kw)} AS CITEXT)"

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable
 from typing import Annotated, Any
@@ -114,6 +115,9 @@ class MagentoPathMiddleware:
         except UnicodeError:
             await _error_response(errors.RouteNotFound())(scope, receive, send)
             return
+        if any("\x00" in segment for segment in segments):
+            await _error_response(nul_character_error())(scope, receive, send)
+            return
         # "/rest/<store>/V1/…" or "/rest/V1/…"; leading/trailing empty segments are ignored.
         while segments and segments[-1] == "":
             segments.pop()
@@ -146,18 +150,22 @@ class MagentoPathMiddleware:
         return None
 
 
+# Rest/Request.php::getContentType: preg_match('~^([a-z\d/\-+.]+)(?:; *charset=(.+))?$~Ui', ...).
+_CONTENT_TYPE = re.compile(r"([a-z\d/\-+.]+)(?:; *charset=(.+))?", re.IGNORECASE | re.ASCII)
+
+
 def _check_content_type(header: str | None) -> None:
-    """Rest/Request.php::getContentType and DeserializerFactory, with their messages."""
-    if header is None or not header.strip():
+    """Rest/Request.php::getContentType and DeserializerFactory, with their messages: anything
+    but a bare media type or one followed by ``; charset=…`` is invalid, the charset must be
+    ``utf-8`` (any case), and the media type must be exactly ``application/json``."""
+    if not header or header == "0":  # PHP: `if (!$headerValue)`, and "0" is falsy
         raise errors.MagentoError("Content-Type header is empty.")
-    parts = [part.strip() for part in header.split(";")]
-    media_type = parts[0].lower()
-    if "/" not in media_type or " " in media_type:
+    match = _CONTENT_TYPE.fullmatch(header)
+    if match is None:
         raise errors.MagentoError("Content-Type header is invalid.")
-    for parameter in parts[1:]:
-        name, _, value = parameter.partition("=")
-        if name.strip().lower() == "charset" and value.strip().strip('"').lower() not in ("utf-8", "utf8"):
-            raise errors.MagentoError("UTF-8 is the only supported charset.")
+    media_type, charset = match.groups()
+    if charset is not None and charset.lower() != "utf-8":
+        raise errors.MagentoError("UTF-8 is the only supported charset.")
     if media_type != "application/json":
         raise errors.MagentoError(
             f"Server cannot understand Content-Type HTTP header media type {media_type}"
@@ -181,13 +189,34 @@ def decode_json_body(body: bytes) -> dict[str, Any]:
     return {}
 
 
+def nul_character_error() -> errors.MagentoError:
+    return errors.MagentoError(
+        "The request contains a NUL character (\\u0000), which openmsi does not accept."
+    )
+
+
+def _contains_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_contains_nul(key) or _contains_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_contains_nul(item) for item in value)
+    return False
+
+
 async def read_service_input(request: Request) -> dict[str, Any]:
     body: dict[str, Any] = {}
     if request.method in ("POST", "PUT"):
         _check_content_type(request.headers.get("content-type"))
         body = decode_json_body(await request.body())
     query = service_input.parse_query_string(request.scope.get("query_string", b""))
-    return service_input.merge_parameters(body, query, {})
+    params = service_input.merge_parameters(body, query, {})
+    # PostgreSQL can neither store nor even compare a string holding NUL, and no code, name or
+    # SKU needs one: refuse it up front so that every engine answers the same.
+    if _contains_nul(params):
+        raise nul_character_error()
+    return params
 
 
 ServiceInput = Annotated[dict[str, Any], Depends(read_service_input)]

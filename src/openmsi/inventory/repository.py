@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, delete, func, select, tuple_
+from sqlalchemy import Select, bindparam, delete, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from openmsi import db, search_criteria
@@ -25,8 +25,17 @@ _SOURCE_STRINGS = (
     "source_code", "name", "email", "contact_name", "description", "country_id", "region", "city",
     "street", "postcode", "phone", "fax", "frontend_name", "frontend_description",
 )  # fmt: skip
+# source_code and name are ci_string columns; the other texts are plain VARCHAR/TEXT, which only
+# MySQL compares case-insensitively by itself.
+_CI_SOURCE_STRINGS = ("source_code", "name")
 SOURCE_FIELDS: dict[str, Column] = {
-    **{name: Column(SOURCE_TABLE.c[name], "string") for name in _SOURCE_STRINGS},
+    **{
+        name: Column(
+            SOURCE_TABLE.c[name] if name in _CI_SOURCE_STRINGS else db.case_insensitive(SOURCE_TABLE.c[name]),
+            "string",
+        )
+        for name in _SOURCE_STRINGS
+    },
     "enabled": Column(SOURCE_TABLE.c.enabled, "bool"),
     "latitude": Column(SOURCE_TABLE.c.latitude, "decimal"),
     "longitude": Column(SOURCE_TABLE.c.longitude, "decimal"),
@@ -57,6 +66,11 @@ def search(
 ) -> tuple[list[Any], int]:
     """Rows of one page and the count of all matching rows (searchCriteria semantics)."""
     filtered = search_criteria.apply_filters(query, criteria, fields)
+    if search_criteria.page_bounds(criteria, 0)[0] is None:
+        # No LIMIT: the page holds every matching row, so they count themselves (one query
+        # instead of two, and the count can never disagree with the items).
+        rows = list(session.scalars(search_criteria.apply_sort(filtered, criteria, fields, default_order)))
+        return rows, len(rows)
     total = session.scalar(select(func.count()).select_from(filtered.order_by(None).subquery())) or 0
     limit, offset = search_criteria.page_bounds(criteria, total)
     page = search_criteria.apply_sort(filtered, criteria, fields, default_order).offset(offset)
@@ -76,12 +90,21 @@ def existing_source_codes(session: Session, codes: Sequence[str]) -> set[str]:
     """The given codes that name a source, lower-cased (codes compare case-insensitively)."""
     found: set[str] = set()
     for chunk in _chunks([code for code in codes if _fits(code)]):
-        query = select(Source.source_code).where(Source.source_code.in_(list(chunk)))
-        found.update(code.lower() for code in session.scalars(query))
+        found.update(code.lower() for code in session.scalars(_SOURCE_CODES_IN, {"codes": list(chunk)}))
     return found
 
 
+# Statements of the hot paths are built once (building one costs more than running it); the
+# values travel as (expanding) bound parameters.
+_SOURCE_CODES_IN = select(Source.source_code).where(
+    Source.source_code.in_(bindparam("codes", expanding=True))
+)
+
+
 def get_source(session: Session, source_code: str) -> Source | None:
+    # MySQL's PAD SPACE collation ignores trailing spaces in "source_code = ?" (Magento finds
+    # "default " as "default"); SQLite and PostgreSQL compare them, so strip them for all.
+    source_code = source_code.rstrip(" ")
     return session.get(Source, source_code) if _fits(source_code) else None
 
 
@@ -116,15 +139,18 @@ def stocks_linked_to_source(session: Session, source_code: str) -> list[int]:
     )
 
 
+# Built once (constructing it costs more than running it); the stock id is bound per call.
+_SOURCES_ASSIGNED_TO_STOCK = (
+    select(Source)
+    .join(StockSourceLink, StockSourceLink.source_code == Source.source_code)
+    .where(StockSourceLink.stock_id == bindparam("stock_id"))
+    .order_by(StockSourceLink.priority, StockSourceLink.link_id)
+)
+
+
 def sources_assigned_to_stock_ordered_by_priority(session: Session, stock_id: int) -> list[Source]:
     """Ties keep creation order (link_id), as MySQL's (stock_id, priority) index walk does."""
-    query = (
-        select(Source)
-        .join(StockSourceLink, StockSourceLink.source_code == Source.source_code)
-        .where(StockSourceLink.stock_id == stock_id)
-        .order_by(StockSourceLink.priority, StockSourceLink.link_id)
-    )
-    return list(session.scalars(query))
+    return list(session.scalars(_SOURCES_ASSIGNED_TO_STOCK, {"stock_id": stock_id}))
 
 
 # Stocks
@@ -135,7 +161,10 @@ def select_stocks() -> Select[tuple[Stock]]:
 
 
 def get_stocks_by_id(session: Session, stock_ids: Sequence[int]) -> list[Stock]:
-    return list(session.scalars(select(Stock).where(Stock.stock_id.in_(list(stock_ids)))))
+    return list(session.scalars(_STOCKS_BY_ID, {"stock_ids": list(stock_ids)}))
+
+
+_STOCKS_BY_ID = select(Stock).where(Stock.stock_id.in_(bindparam("stock_ids", expanding=True)))
 
 
 def get_stock(session: Session, stock_id: int) -> Stock | None:
@@ -229,11 +258,14 @@ def existing_link_keys(session: Session, keys: Sequence[tuple[int, str]]) -> set
     """Which (stock_id, lower(source_code)) pairs already exist."""
     found: set[tuple[int, str]] = set()
     for chunk in _chunks(keys):
-        query = select(StockSourceLink.stock_id, StockSourceLink.source_code).where(
-            tuple_(StockSourceLink.stock_id, StockSourceLink.source_code).in_(list(chunk))
-        )
-        found.update((stock_id, code.lower()) for stock_id, code in session.execute(query))
+        rows = session.execute(_LINK_KEYS_IN, {"keys": list(chunk)})
+        found.update((stock_id, code.lower()) for stock_id, code in rows)
     return found
+
+
+_LINK_KEYS_IN = select(StockSourceLink.stock_id, StockSourceLink.source_code).where(
+    tuple_(StockSourceLink.stock_id, StockSourceLink.source_code).in_(bindparam("keys", expanding=True))
+)
 
 
 def save_links(session: Session, links: Sequence[dict[str, Any]]) -> None:

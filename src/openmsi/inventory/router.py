@@ -22,6 +22,8 @@ STOCK_SOURCE_LINK = "Magento_InventoryApi::stock_source_link"
 SALES_STOCK = "Magento_InventorySalesApi::stock"
 
 router = APIRouter(prefix="/V1/inventory", default_response_class=MagentoJSONResponse)
+# Hot routes return their MagentoJSONResponse themselves: FastAPI then skips jsonable_encoder,
+# a deep copy of the payload that the plain dicts and lists built here never need.
 
 VOID: list[Any] = []
 
@@ -74,7 +76,7 @@ def update_source(sourceCode: str, params: ServiceInput, session: WriteSession) 
 @router.get("/get-sources-assigned-to-stock-ordered-by-priority/{stockId}", dependencies=[acl(SOURCE)])
 def get_sources_assigned_to_stock_ordered_by_priority(stockId: str, session: ReadSession) -> Any:
     sources = inventory_service.get_sources_assigned_to_stock_ordered_by_priority(session, _stock_id(stockId))
-    return [schemas.source_data(source) for source in sources]
+    return MagentoJSONResponse([schemas.source_data(source) for source in sources])
 
 
 # Stocks
@@ -124,7 +126,8 @@ def resolve_stock(type: str, code: str, session: ReadSession) -> Any:
 def get_stock_source_links(params: ServiceInput, session: ReadSession) -> Any:
     criteria = _required_criteria(params)
     links, total = inventory_service.get_stock_source_links(session, criteria)
-    return schemas.search_results([schemas.link_data(link) for link in links], criteria.echo(), total)
+    items = [schemas.link_data(link) for link in links]
+    return MagentoJSONResponse(schemas.search_results(items, criteria.echo(), total))
 
 
 @router.post("/stock-source-links", dependencies=[acl(STOCK_SOURCE_LINK)])
@@ -132,7 +135,7 @@ def save_stock_source_links(params: ServiceInput, session: WriteSession) -> Any:
     (raw,) = service_input.require_parameters(params, "links")
     links = service_input.convert_list(raw, schemas.STOCK_SOURCE_LINK, parameter="links")
     inventory_service.save_stock_source_links(session, links)
-    return VOID
+    return MagentoJSONResponse(VOID)
 
 
 @router.post("/stock-source-links-delete", dependencies=[acl(STOCK_SOURCE_LINK)])

@@ -30,6 +30,9 @@ from openmsi.models import CHANNEL_LENGTH, CODE_LENGTH, SalesChannel, Source, St
 from openmsi.search_criteria import SearchCriteria
 
 INT_UNSIGNED_MAX = 4_294_967_295
+# Stock ids are a signed INTEGER column on every engine (Magento's is unsigned): a larger id
+# cannot exist, and checking first keeps PostgreSQL from failing on the cast of the parameter.
+STOCK_ID_MAX = 2_147_483_647
 SMALLINT_UNSIGNED_MAX = 65_535
 TEXT_MAX_BYTES = 65_535
 
@@ -156,7 +159,7 @@ def save_source(session: Session, data: dict[str, Any]) -> None:
 
 def get_stock(session: Session, stock_id: int) -> tuple[Stock, list[SalesChannel]]:
     """GET /V1/inventory/stocks/:stockId. Raises NoSuchEntity."""
-    stock = repository.get_stock(session, stock_id) if 0 <= stock_id <= INT_UNSIGNED_MAX else None
+    stock = repository.get_stock(session, stock_id) if 0 <= stock_id <= STOCK_ID_MAX else None
     if stock is None:
         raise errors.NoSuchEntity('Stock with id "%value" does not exist.', {"value": stock_id})
     return stock, repository.sales_channels_by_stock(session, [stock.stock_id])[stock.stock_id]
@@ -189,7 +192,7 @@ def save_stock(session: Session, data: dict[str, Any]) -> int:
     # As for sources: stock saves queue on the default stock's row, so the unique-name check
     # and the sales-channel moves of concurrent saves cannot interleave.
     repository.lock_stocks(session, [DEFAULT_STOCK_ID])
-    if len(name) > CODE_LENGTH or (stock_id is not None and not 0 < stock_id <= INT_UNSIGNED_MAX):
+    if len(name) > CODE_LENGTH or (stock_id is not None and not 0 < stock_id <= STOCK_ID_MAX):
         raise could_not_save
     existing = repository.get_stock(session, stock_id) if stock_id is not None else None
     if repository.stock_name_taken(session, name, stock_id):
@@ -197,6 +200,8 @@ def save_stock(session: Session, data: dict[str, Any]) -> int:
     try:
         if existing is None:
             stock_id = repository.insert_stock(session, name, stock_id)
+            if stock_id > STOCK_ID_MAX:  # SQLite's AUTOINCREMENT goes past the range
+                raise could_not_save
         else:
             repository.rename_stock(session, existing.stock_id, name)
     except DBAPIError as error:
@@ -234,9 +239,9 @@ def delete_stock(session: Session, stock_id: int) -> None:
     """DELETE /V1/inventory/stocks/:stockId. Raises CouldNotDelete or NoSuchEntity."""
     if stock_id == DEFAULT_STOCK_ID:
         raise errors.CouldNotDelete("Default Stock could not be deleted.")
-    if repository.stock_has_sales_channels(session, stock_id):
+    if 0 <= stock_id <= STOCK_ID_MAX and repository.stock_has_sales_channels(session, stock_id):
         raise errors.CouldNotDelete("Stock has at least one sale channel and could not be deleted.")
-    stock = repository.get_stock(session, stock_id) if 0 <= stock_id <= INT_UNSIGNED_MAX else None
+    stock = repository.get_stock(session, stock_id) if 0 <= stock_id <= STOCK_ID_MAX else None
     if stock is None:
         raise errors.NoSuchEntity(
             'There is no stock with "%fieldValue" for "%fieldName". Verify and try again.',
@@ -297,9 +302,7 @@ def save_stock_source_links(session: Session, links: list[dict[str, Any]]) -> No
     for link in links:
         stock_id, code, priority = link["stock_id"], link["source_code"], link["priority"]
         if not (
-            0 < stock_id <= INT_UNSIGNED_MAX
-            and len(code) <= CODE_LENGTH
-            and priority <= SMALLINT_UNSIGNED_MAX
+            0 < stock_id <= STOCK_ID_MAX and len(code) <= CODE_LENGTH and priority <= SMALLINT_UNSIGNED_MAX
         ):
             raise could_not_save
         key = (stock_id, code.lower())
@@ -341,7 +344,7 @@ def delete_stock_source_links(session: Session, links: list[dict[str, Any]]) -> 
             for link in links
             if link.get("stock_id") is not None
             and link.get("source_code") is not None
-            and 0 <= link["stock_id"] <= INT_UNSIGNED_MAX
+            and 0 <= link["stock_id"] <= STOCK_ID_MAX
             and len(link["source_code"]) <= CODE_LENGTH
         }
     )
@@ -355,6 +358,6 @@ def delete_stock_source_links(session: Session, links: list[dict[str, Any]]) -> 
 
 def get_sources_assigned_to_stock_ordered_by_priority(session: Session, stock_id: int) -> list[Source]:
     """GET /V1/inventory/get-sources-assigned-to-stock-ordered-by-priority/:stockId."""
-    if not 0 <= stock_id <= INT_UNSIGNED_MAX:
+    if not 0 <= stock_id <= STOCK_ID_MAX:
         return []
     return repository.sources_assigned_to_stock_ordered_by_priority(session, stock_id)
