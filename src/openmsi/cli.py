@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
+from sqlalchemy.orm import Session
 
 from openmsi import auth, db, errors, schema
 from openmsi.settings import get_settings
@@ -74,21 +77,29 @@ def migrate(
         database.dispose()
 
 
+@contextmanager
+def _transaction() -> Iterator[Session]:
+    """One command, one transaction, on a schema that is up to date; service errors become a
+    readable message and exit code 1."""
+    database = _database()
+    try:
+        _require_schema(database)
+        with database.write_sessions.begin() as session:
+            yield session
+    except errors.MagentoError as error:
+        raise _fail(_render(error)) from None
+    finally:
+        database.dispose()
+
+
 @admin_app.command("create")
 def admin_create(
     username: Annotated[str, typer.Option(help="Login name.")],
     password: Annotated[str, typer.Option(help="At least 7 characters.")],
 ) -> None:
     """Create an admin user that holds every ACL resource."""
-    database = _database()
-    try:
-        _require_schema(database)
-        with database.write_sessions.begin() as session:
-            auth.create_admin(session, username, password)
-    except errors.MagentoError as error:
-        raise _fail(_render(error)) from None
-    finally:
-        database.dispose()
+    with _transaction() as session:
+        auth.create_admin(session, username, password)
     typer.echo(f'Admin user "{username}" created.')
 
 
@@ -100,15 +111,8 @@ def website_create(
     """Add a website (with a store group and store view); it is served by the default stock."""
     from openmsi.store import service as store_service
 
-    database = _database()
-    try:
-        _require_schema(database)
-        with database.write_sessions.begin() as session:
-            store_service.create_website(session, code, name)
-    except errors.MagentoError as error:
-        raise _fail(_render(error)) from None
-    finally:
-        database.dispose()
+    with _transaction() as session:
+        store_service.create_website(session, code, name)
     typer.echo(f'Website "{code}" created and assigned to the default stock.')
 
 

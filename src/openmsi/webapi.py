@@ -69,9 +69,6 @@ def _accepts_json(accept: str) -> str | None:
     return offered[0]
 
 
-StoreCodeCheck = Callable[[str], bool]
-
-
 class StoreCodes:
     """Store-view codes that may follow ``/rest``, reloaded at most every few seconds so that a
     ``openmsi website create`` in another process shows up without a restart."""
