@@ -22,7 +22,6 @@ Every client value reaches SQL as a bound parameter, never as SQL text.
 
 from __future__ import annotations
 
-import math
 import re
 import string
 import warnings
@@ -49,6 +48,7 @@ from sqlalchemy import (
 from sqlalchemy import Column as TableColumn
 
 from openmsi.errors import InputError
+from openmsi.service_input import Field, ListOf, ObjectSpec, convert_object, php_numeric
 
 __all__ = [
     "EMPTY",
@@ -130,26 +130,27 @@ EMPTY: Final = SearchCriteria(filter_groups=(), sort_orders=None, page_size=None
 
 
 # --------------------------------------------------------------------------------------------
-# Parsing (ServiceInputProcessor + TypeProcessor)
+# Parsing: the data interfaces, converted by service_input as every other request object
 # --------------------------------------------------------------------------------------------
 
-# The data interfaces' properties: ServiceInputProcessor turns each key into UpperCamelCase and
-# looks for an exactly-cased getter, so these are the only keys each object accepts.
-_CRITERIA_PROPERTIES: Final = frozenset({"FilterGroups", "SortOrders", "PageSize", "CurrentPage"})
-_GROUP_PROPERTIES: Final = frozenset({"Filters"})
-_FILTER_PROPERTIES: Final = frozenset({"Field", "Value", "ConditionType"})
-_SORT_ORDER_PROPERTIES: Final = frozenset({"Field", "Direction"})
+_FILTER: Final = ObjectSpec(
+    "filter", (Field("field", "string"), Field("value", "string"), Field("condition_type", "string"))
+)
+_FILTER_GROUP: Final = ObjectSpec("filter_group", (Field("filters", ListOf(_FILTER)),))
+_SORT_ORDER: Final = ObjectSpec("sort_order", (Field("field", "string"), Field("direction", "string")))
+_SEARCH_CRITERIA: Final = ObjectSpec(
+    "search_criteria",
+    (
+        Field("filter_groups", ListOf(_FILTER_GROUP)),
+        Field("sort_orders", ListOf(_SORT_ORDER)),
+        Field("page_size", "int"),
+        Field("current_page", "int"),
+    ),
+)
 
 INT64_MIN: Final = -(2**63)
 INT64_MAX: Final = 2**63 - 1
 
-# PHP 8 ``is_numeric`` for strings: optional surrounding whitespace, sign, decimal or exponent
-# form; no hex, no "inf"/"nan", no "" (Zend/zend_operators.c, ``_is_numeric_string_ex``).
-_PHP_WHITESPACE: Final = " \t\n\r\v\f"
-_PHP_NUMERIC: Final = re.compile(
-    r"[ \t\n\r\v\f]*[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?[ \t\n\r\v\f]*"
-)
-_PHP_INTEGER: Final = re.compile(r"[+-]?[0-9]+")
 # PHP's strtoupper is ASCII-only since PHP 8.2; str.upper() would turn "ſ" into "S".
 _ASCII_UPPER: Final = str.maketrans(string.ascii_lowercase, string.ascii_uppercase)
 
@@ -157,172 +158,46 @@ _SORT_DIRECTION_ERROR: Final = (
     "The sort order has to be specified as %1 for ascending order or %2 for descending order."
 )
 
-_Path = tuple[str, ...]
-
 
 def parse(raw: Any) -> SearchCriteria:
     """Turn the ``searchCriteria`` parameter (as the query-string parser built it) into criteria.
 
-    ``raw`` is a ``dict`` (lists are dicts keyed "0", "1", … or Python lists), ``None`` or ``""``
-    (``searchCriteria=``: an empty criteria, as ``_createFromArray`` casts a non-array to ``[]``).
-    Every malformed shape raises :class:`InputError`; nothing else escapes.
+    ``searchCriteria=`` (an empty string) is an empty criteria: Magento builds an object from
+    a non-array as from ``[]``. Every malformed shape raises :class:`InputError`.
     """
-    if raw is None or raw == "":
-        return EMPTY
-    data = _as_object(raw, ())
-    groups: tuple[tuple[Filter, ...], ...] = ()
-    sort_orders: tuple[SortOrder, ...] | None = None
-    page_size: int | None = None
-    current_page: int | None = None
-    # Keys are handled in the order sent, and each one calls its setter: when both spellings of
-    # a key are present, the later one wins, and an error in either is reported (as Magento does).
-    for key, item in data.items():
-        prop = _property(key, _CRITERIA_PROPERTIES)
-        path = (key,)
-        if prop == "FilterGroups":
-            groups = () if item is None else tuple(_parse_group(g, path) for g in _as_list(item, path))
-        elif prop == "SortOrders":
-            sort_orders = (
-                None if item is None else tuple(_parse_sort_order(s, path) for s in _as_list(item, path))
-            )
-        elif prop == "PageSize":
-            page_size = _php_int(item, path)
-        else:
-            current_page = _php_int(item, path)
-    return SearchCriteria(groups, sort_orders, page_size, current_page)
-
-
-def _parse_group(raw: Any, path: _Path) -> tuple[Filter, ...]:
-    filters: tuple[Filter, ...] = ()
-    for key, item in _as_object(raw, path).items():
-        _property(key, _GROUP_PROPERTIES)
-        inner = (*path, key)
-        filters = () if item is None else tuple(_parse_filter(f, inner) for f in _as_list(item, inner))
-    return filters
-
-
-def _parse_filter(raw: Any, path: _Path) -> Filter:
-    values: dict[str, str | None] = {}
-    for key, item in _as_object(raw, path).items():
-        values[_property(key, _FILTER_PROPERTIES)] = _php_string(item, (*path, key))
-    return Filter(
-        field=values.get("Field") or "",
-        value=values.get("Value"),
-        condition_type=values.get("ConditionType"),
+    data = convert_object(raw, _SEARCH_CRITERIA)
+    groups = tuple(
+        tuple(_filter(item) for item in group.get("filters") or ())
+        for group in data.get("filter_groups") or ()
+    )
+    orders = data.get("sort_orders")
+    return SearchCriteria(
+        filter_groups=groups,
+        sort_orders=None if orders is None else tuple(_sort_order(item) for item in orders),
+        page_size=_saturate(data.get("page_size")),
+        current_page=_saturate(data.get("current_page")),
     )
 
 
-def _parse_sort_order(raw: Any, path: _Path) -> SortOrder:
-    field = ""
-    direction: str | None = None
-    for key, item in _as_object(raw, path).items():
-        prop = _property(key, _SORT_ORDER_PROPERTIES)
-        text = _php_string(item, (*path, key))
-        if prop == "Field":
-            field = text or ""
-        elif text is not None:
-            # SortOrder::setDirection validates while parsing: an InputException, so it is not
-            # wrapped in "Error occurred during … processing".
-            direction = text.translate(_ASCII_UPPER)
-            if direction not in ("ASC", "DESC"):
-                raise InputError(_SORT_DIRECTION_ERROR, ["ASC", "DESC"])
-        else:
-            direction = None
-    return SortOrder(field=field, direction=direction)
+def _filter(data: dict[str, Any]) -> Filter:
+    return Filter(
+        field=data.get("field") or "", value=data.get("value"), condition_type=data.get("condition_type")
+    )
 
 
-def _upper_camel(key: str) -> str:
-    """``SimpleDataObjectConverter::snakeCaseToUpperCamelCase``: ``ucwords($key, '_')``, then
-    every ``_`` removed; so ``page_size``, ``pageSize`` and ``Page_Size`` all give ``PageSize``."""
-    out: list[str] = []
-    capitalise = True
-    for char in key:
-        if char == "_":
-            capitalise = True
-            continue
-        out.append(char.translate(_ASCII_UPPER) if capitalise else char)
-        capitalise = False
-    return "".join(out)
+def _sort_order(data: dict[str, Any]) -> SortOrder:
+    direction = data.get("direction")
+    if direction is not None:
+        # SortOrder::setDirection upper-cases and validates (an InputException of its own).
+        direction = direction.translate(_ASCII_UPPER)
+        if direction not in ("ASC", "DESC"):
+            raise InputError(_SORT_DIRECTION_ERROR, ["ASC", "DESC"])
+    return SortOrder(field=data.get("field") or "", direction=direction)
 
 
-def _property(key: str, known: frozenset[str]) -> str:
-    prop = _upper_camel(key)
-    if prop not in known:
-        # 2.4.7+: ServiceInputProcessor::processInputErrorForNestedSet (spec http.md, "Data-object fields").
-        raise InputError(
-            '"%fieldName" is not supported. Correct the field name and try again.', {"fieldName": prop}
-        )
-    return prop
-
-
-def _type_error(value: Any, expected: str, path: _Path) -> InputError:
-    """TypeProcessor's message, wrapped once per enclosing object property as
-    ``_createFromArray`` re-throws a SerializationException: the outermost key comes first."""
-    prefix = "".join(f'Error occurred during "{key}" processing. ' for key in path)
-    return InputError(prefix + InputError.invalid_type(value, expected).message)
-
-
-def _as_object(raw: Any, path: _Path) -> Mapping[str, Any]:
-    """A data object. A PHP list is an array too, with keys "0", "1", … (which no object accepts)."""
-    if isinstance(raw, Mapping):
-        return {str(key): value for key, value in raw.items()}
-    if isinstance(raw, list | tuple):
-        return {str(index): value for index, value in enumerate(raw)}
-    # Magento would build an empty object from a scalar (``$data = is_array($data) ? $data : []``)
-    # and then fail or silently ignore it; openmsi says what it expected.
-    raise _type_error(raw, "object", path)
-
-
-def _as_list(raw: Any, path: _Path) -> list[Any]:
-    """An array of data objects: PHP iterates values in insertion order, keys are ignored."""
-    if isinstance(raw, Mapping):
-        return list(raw.values())
-    if isinstance(raw, list | tuple):
-        return list(raw)
-    # 2.4.7+ answers "Not all parameters valid." here (ServiceInputProcessor::processComplexTypes),
-    # older releases a 500; the type message says more.
-    raise _type_error(raw, "array", path)
-
-
-def _php_string(value: Any, path: _Path) -> str | None:
-    """A ``string`` property: PHP string cast of a scalar; arrays are rejected."""
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, Mapping | list | tuple):
-        raise _type_error(value, "string", path)
-    if isinstance(value, bool):
-        return "1" if value else ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def _php_int(value: Any, path: _Path) -> int | None:
-    """An ``int`` property: TypeProcessor::setType accepts numbers and numeric strings and then
-    ``settype``s them, so "1.9" is 1 and "1e3" is 1000. Saturates at the 64-bit range as PHP
-    does for numeric strings, so a LIMIT never overflows the database's integer."""
-    if value is None:
-        return None
-    if isinstance(value, int) and not isinstance(value, bool):
-        return _saturate(value)
-    if isinstance(value, float) and math.isfinite(value):
-        return _saturate(int(value))
-    if isinstance(value, str) and _PHP_NUMERIC.fullmatch(value):
-        text = value.strip(_PHP_WHITESPACE)
-        if _PHP_INTEGER.fullmatch(text):
-            number = Decimal(text)  # exact, and no int() on thousands of digits
-            if number > INT64_MAX:
-                return INT64_MAX
-            return INT64_MIN if number < INT64_MIN else int(number)
-        approximate = float(text)  # PHP converts through a double, as does float()
-        if math.isinf(approximate):
-            return INT64_MAX if approximate > 0 else INT64_MIN
-        return _saturate(int(approximate))
-    raise _type_error(value, "int", path)
-
-
-def _saturate(number: int) -> int:
-    return max(INT64_MIN, min(INT64_MAX, number))
+def _saturate(number: int | None) -> int | None:
+    """Page numbers beyond 64 bits would overflow LIMIT/OFFSET on the database."""
+    return None if number is None else max(INT64_MIN, min(INT64_MAX, number))
 
 
 # --------------------------------------------------------------------------------------------
@@ -605,8 +480,9 @@ _DECIMAL_DOMAIN: Final = _Domain(scale=30, low=-_DECIMAL_MAX, high=_DECIMAL_MAX)
 def _to_number(value: str, kind: Kind) -> Decimal:
     """MySQL coerces the quoted value to the column's type ("10" and "10.0" match 10); what it
     cannot read it silently takes as 0. openmsi refuses it instead."""
-    if _PHP_NUMERIC.fullmatch(value):
-        return Decimal(value.strip(_PHP_WHITESPACE))
+    number = php_numeric(value)
+    if number is not None:
+        return number
     raise InputError.invalid_type(value, _EXPECTED_TYPE[kind])
 
 
@@ -616,8 +492,9 @@ def _to_bool(value: str) -> bool:
         return True
     if lowered in ("0", "false"):
         return False
-    if _PHP_NUMERIC.fullmatch(value):
-        return Decimal(value.strip(_PHP_WHITESPACE)) != 0
+    number = php_numeric(value)
+    if number is not None:
+        return number != 0
     raise InputError.invalid_type(value, "bool")
 
 

@@ -27,6 +27,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, TypeAlias
 from urllib.parse import unquote_to_bytes
 
@@ -526,6 +527,15 @@ _PHP_NUMERIC = re.compile(rf"{_PHP_WS}[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[e
 _PHP_INTEGER = re.compile(rf"{_PHP_WS}[+-]?[0-9]+{_PHP_WS}")
 # PHP_FILTER_TRIM_DEFAULT trims these (not \f) before FILTER_VALIDATE_BOOLEAN looks.
 _FILTER_TRIM = " \t\r\x0b\n"
+
+
+def php_numeric(text: str) -> Decimal | None:
+    """The exact value of a string PHP's ``is_numeric`` accepts, else None."""
+    if not _PHP_NUMERIC.fullmatch(text):
+        return None
+    return Decimal(text.strip(" \t\n\r\x0b\x0c"))
+
+
 _TRUE_WORDS = frozenset({"1", "true", "on", "yes"})
 
 
