@@ -11,7 +11,7 @@ lets readers go on during a write.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from functools import lru_cache
 from typing import Annotated, Any
 
@@ -106,6 +106,14 @@ def _database(request: Request) -> Database:
 # on the event loop, and only the end of the unit of work (rollback or commit, then returning the
 # connection) takes a worker thread. A sync generator costs two thread-pool hops per request
 # (FastAPI runs its enter and its exit in the pool), each about as expensive as a simple query.
+# As FastAPI does for a sync generator's exit, the end runs outside the default thread limiter:
+# it returns a pooled connection, and waiting for a worker token held by a request that waits
+# for a connection would deadlock.
+
+
+async def _in_thread(function: Callable[..., None], *args: Any) -> None:
+    with anyio.CancelScope(shield=True):
+        await anyio.to_thread.run_sync(function, *args, limiter=anyio.CapacityLimiter(1))
 
 
 def _end_read(session: Session) -> None:
@@ -126,8 +134,7 @@ async def get_read_session(request: Request) -> AsyncIterator[Session]:
     try:
         yield session
     finally:
-        with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(_end_read, session)
+        await _in_thread(_end_read, session)
 
 
 async def get_write_session(request: Request) -> AsyncIterator[Session]:
@@ -136,11 +143,9 @@ async def get_write_session(request: Request) -> AsyncIterator[Session]:
     try:
         yield session
     except BaseException:
-        with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(_end_write, session, False)
+        await _in_thread(_end_write, session, False)
         raise
-    with anyio.CancelScope(shield=True):
-        await anyio.to_thread.run_sync(_end_write, session, True)
+    await _in_thread(_end_write, session, True)
 
 
 # scope="function" runs the exit code (the commit) before the response is sent, so a client
