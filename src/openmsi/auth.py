@@ -13,22 +13,21 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from sqlalchemy import Connection, bindparam, delete, select
 from sqlalchemy.orm import Session
 
-from openmsi import errors, service_input
-from openmsi.db import WriteSession, insert_ignore
+from openmsi import errors, service_input, webapi
+from openmsi.db import Database, insert_ignore
 from openmsi.models import AdminToken, AdminUser, LoginFailure, table_of, utcnow
 from openmsi.settings import Settings
-from openmsi.webapi import MagentoJSONResponse, ServiceInput
+from openmsi.webapi import MagentoJSONResponse
 
 SIGN_IN_FAILED = (
     "The account sign-in was incorrect or your account is disabled temporarily. "
@@ -148,7 +147,7 @@ _PRINCIPAL_BY_TOKEN_HASH = (
 )
 
 
-def principal_for_token(connection: Session | Connection, token: str) -> Principal | None:
+def principal_for_token(connection: Connection, token: str) -> Principal | None:
     row = connection.execute(_PRINCIPAL_BY_TOKEN_HASH, {"token_hash": hash_token(token)}).first()
     if row is None or (row.expires_at is not None and row.expires_at <= utcnow()):
         return None
@@ -165,44 +164,37 @@ def bearer_token(authorization: str | None) -> str | None:
     return parts[1]
 
 
-def require(resource: str) -> Callable[[Request], Principal]:
-    """A dependency that answers Magento's 401 unless the bearer token allows ``resource``."""
-
-    def dependency(request: Request) -> Principal:
-        token = bearer_token(request.headers.get("authorization"))
-        principal = None
-        if token is not None:
-            # A plain connection: an ORM session would double the cost of this one lookup.
-            with request.app.state.database.engine.connect() as connection:
-                principal = principal_for_token(connection, token)
-        if principal is None or not principal.allows(resource):
-            raise errors.not_authorized(resource)
-        return principal
-
-    return dependency
-
-
-def acl(resource: str) -> Any:
-    return Depends(require(resource))
+def authorize(connection: Connection, token: str | None, resource: str) -> Principal:
+    """The caller behind a bearer token, if it may use ``resource``; Magento's 401 otherwise."""
+    principal = principal_for_token(connection, token) if token is not None else None
+    if principal is None or not principal.allows(resource):
+        raise errors.not_authorized(resource)
+    return principal
 
 
 router = APIRouter()
 
 
 @router.post("/V1/integration/admin/token")
-def create_admin_access_token(
-    request: Request, params: ServiceInput, session: WriteSession
-) -> MagentoJSONResponse:
+async def create_admin_access_token(request: Request) -> MagentoJSONResponse:
+    database: Database = request.app.state.database
     settings: Settings = request.app.state.settings
-    try:
-        token = issue_admin_token(
-            session,
-            service_input.lookup_parameter(params, "username"),
-            service_input.lookup_parameter(params, "password"),
-            settings,
-        )
-    except errors.Unauthorized:
-        # The failure count must survive the error: commit it before answering 401.
-        session.commit()
-        raise
-    return MagentoJSONResponse(token)
+    content_type = request.headers.get("content-type")
+    body = await request.body()
+    query_string: bytes = request.scope.get("query_string", b"")
+
+    def unit_of_work() -> str:
+        params = webapi.service_parameters(content_type, body, query_string)
+        username = service_input.lookup_parameter(params, "username")
+        password = service_input.lookup_parameter(params, "password")
+        with database.write_sessions() as session:
+            try:
+                token = issue_admin_token(session, username, password, settings)
+            except errors.Unauthorized:
+                # The failure count must survive the error: commit it before answering 401.
+                session.commit()
+                raise
+            session.commit()
+        return token
+
+    return MagentoJSONResponse(await database.run(unit_of_work))

@@ -11,13 +11,12 @@ lets readers go on during a write.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
-from typing import Annotated, Any
+from typing import Any, TypeVar
 
 import anyio
 import anyio.to_thread
-from fastapi import Depends, Request
 from sqlalchemy import Engine, String, Table, bindparam, create_engine, event, select, text
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
@@ -29,6 +28,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from openmsi.settings import Settings
 
 WRITE = "openmsi_write"
+T = TypeVar("T")
 
 
 def is_sqlite(engine_or_url: Engine | URL | str) -> bool:
@@ -88,70 +88,29 @@ class Database:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.inline = is_sqlite(engine)
         self.read_sessions = sessionmaker(engine, expire_on_commit=False, autoflush=False)
         self.write_sessions = sessionmaker(
             engine.execution_options(**{WRITE: True}), expire_on_commit=False, autoflush=False
         )
 
+    async def run(self, unit_of_work: Callable[[], T]) -> T:
+        """Run a request's database work from the event loop.
+
+        PostgreSQL and MariaDB: in one worker thread, so the loop serves other requests while
+        this one waits on the network. SQLite: right here, on the loop. SQLite is a library
+        call, a request's queries take a fraction of a millisecond, less than handing them to
+        a thread, and its single writer serialises writes anyway. The price: a write that must
+        wait for another process's write lock (a second `openmsi serve` worker or a CLI
+        command on the same file) holds up this process for that wait (at most
+        OPENMSI_SQLITE_BUSY_TIMEOUT).
+        """
+        if self.inline:
+            return unit_of_work()
+        return await anyio.to_thread.run_sync(unit_of_work)
+
     def dispose(self) -> None:
         self.engine.dispose()
-
-
-def _database(request: Request) -> Database:
-    database: Database = request.app.state.database
-    return database
-
-
-# The session dependencies are async generators: creating a Session does no I/O, so it happens
-# on the event loop, and only the end of the unit of work (rollback or commit, then returning the
-# connection) takes a worker thread. A sync generator costs two thread-pool hops per request
-# (FastAPI runs its enter and its exit in the pool), each about as expensive as a simple query.
-# As FastAPI does for a sync generator's exit, the end runs outside the default thread limiter:
-# it returns a pooled connection, and waiting for a worker token held by a request that waits
-# for a connection would deadlock.
-
-
-async def _in_thread(function: Callable[..., None], *args: Any) -> None:
-    with anyio.CancelScope(shield=True):
-        await anyio.to_thread.run_sync(function, *args, limiter=anyio.CapacityLimiter(1))
-
-
-def _end_read(session: Session) -> None:
-    with session:
-        session.rollback()
-
-
-def _end_write(session: Session, commit: bool) -> None:
-    with session:
-        if commit:
-            session.commit()
-        else:
-            session.rollback()
-
-
-async def get_read_session(request: Request) -> AsyncIterator[Session]:
-    session = _database(request).read_sessions()
-    try:
-        yield session
-    finally:
-        await _in_thread(_end_read, session)
-
-
-async def get_write_session(request: Request) -> AsyncIterator[Session]:
-    """Commit after the endpoint returns and before the response is sent, or roll back."""
-    session = _database(request).write_sessions()
-    try:
-        yield session
-    except BaseException:
-        await _in_thread(_end_write, session, False)
-        raise
-    await _in_thread(_end_write, session, True)
-
-
-# scope="function" runs the exit code (the commit) before the response is sent, so a client
-# that gets a 2xx can rely on the write being durable (FastAPI docs, "Dependencies with yield").
-ReadSession = Annotated[Session, Depends(get_read_session, scope="function")]
-WriteSession = Annotated[Session, Depends(get_write_session, scope="function")]
 
 
 def upsert(
@@ -223,9 +182,10 @@ def sync_id_sequence(session: Session, table: Table, column: str) -> None:
 def lock_rows_for_update(session: Session, table: Table, column: str, values: Sequence[Any]) -> None:
     """Lock the given rows in key order so that concurrent writers queue instead of deadlocking.
 
-    On SQLite FOR UPDATE is not rendered; BEGIN IMMEDIATE already serialises writers.
+    SQLite has no row locks and needs none: BEGIN IMMEDIATE already serialises writers, so
+    the statement is not even sent there.
     """
-    if not values:
+    if not values or session.get_bind().dialect.name == "sqlite":
         return
     session.execute(_lock_statement(table, column), {"values": sorted(set(values))})
 

@@ -4,7 +4,7 @@
   ``Rest/Request.php`` do before routing: only GET/POST/PUT/DELETE, the ``Accept`` check,
   the optional store code after ``/rest``, slashes at either end ignored (never a redirect),
   and path segments decoded with PHP ``urldecode`` (``+`` is a space).
-- ``read_service_input`` builds the parameters of a service call: JSON body (POST/PUT), then
+- ``service_parameters`` builds the parameters of a service call: JSON body (POST/PUT), then
   the query string, later keys winning (``Rest/Request.php::getRequestData``).
 - ``MagentoJSONResponse`` encodes like PHP's ``json_encode``: compact, ``\\/``, ASCII only.
 """
@@ -15,11 +15,10 @@ import json
 import re
 import time
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import unquote_plus
 
 import anyio.to_thread
-from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -202,18 +201,17 @@ def _contains_nul(value: Any) -> bool:
     return False
 
 
-async def read_service_input(request: Request) -> dict[str, Any]:
-    body: dict[str, Any] = {}
-    if request.method in ("POST", "PUT"):
-        _check_content_type(request.headers.get("content-type"))
-        body = decode_json_body(await request.body())
-    query = service_input.parse_query_string(request.scope.get("query_string", b""))
-    params = service_input.merge_parameters(body, query, {})
+def service_parameters(content_type: str | None, body: bytes | None, query_string: bytes) -> dict[str, Any]:
+    """The parameters of a service call: the JSON body (POST and PUT only), then the query
+    string, later keys winning (magento2's ``Rest/Request.php::getRequestData``)."""
+    decoded: dict[str, Any] = {}
+    if body is not None:
+        _check_content_type(content_type)
+        decoded = decode_json_body(body)
+    query = service_input.parse_query_string(query_string)
+    params = service_input.merge_parameters(decoded, query, {})
     # PostgreSQL can neither store nor even compare a string holding NUL, and no code, name or
     # SKU needs one: refuse it up front so that every engine answers the same.
     if _contains_nul(params):
         raise nul_character_error()
     return params
-
-
-ServiceInput = Annotated[dict[str, Any], Depends(read_service_input)]

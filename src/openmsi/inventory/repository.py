@@ -86,21 +86,6 @@ def select_sources() -> Select[tuple[Source]]:
     return select(Source)
 
 
-def existing_source_codes(session: Session, codes: Sequence[str]) -> set[str]:
-    """The given codes that name a source, lower-cased (codes compare case-insensitively)."""
-    found: set[str] = set()
-    for chunk in _chunks([code for code in codes if _fits(code)]):
-        found.update(code.lower() for code in session.scalars(_SOURCE_CODES_IN, {"codes": list(chunk)}))
-    return found
-
-
-# Statements of the hot paths are built once (building one costs more than running it); the
-# values travel as (expanding) bound parameters.
-_SOURCE_CODES_IN = select(Source.source_code).where(
-    Source.source_code.in_(bindparam("codes", expanding=True))
-)
-
-
 def get_source(session: Session, source_code: str) -> Source | None:
     # MySQL's PAD SPACE collation ignores trailing spaces in "source_code = ?" (Magento finds
     # "default " as "default"); SQLite and PostgreSQL compare them, so strip them for all.
@@ -158,13 +143,6 @@ def sources_assigned_to_stock_ordered_by_priority(session: Session, stock_id: in
 
 def select_stocks() -> Select[tuple[Stock]]:
     return select(Stock)
-
-
-def get_stocks_by_id(session: Session, stock_ids: Sequence[int]) -> list[Stock]:
-    return list(session.scalars(_STOCKS_BY_ID, {"stock_ids": list(stock_ids)}))
-
-
-_STOCKS_BY_ID = select(Stock).where(Stock.stock_id.in_(bindparam("stock_ids", expanding=True)))
 
 
 def get_stock(session: Session, stock_id: int) -> Stock | None:

@@ -1,17 +1,21 @@
-"""Magento's InventoryApi routes (``InventoryApi/etc/webapi.xml``), one service call each."""
+"""Magento's InventoryApi routes (``InventoryApi/etc/webapi.xml``), one service call each.
+
+Each route names its ACL resource and the work to do with a session and the request's
+parameters; ``endpoint.run`` does the rest (token, input, transaction, JSON).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
+from sqlalchemy.orm import Session
 
 from openmsi import search_criteria, service_input
-from openmsi.auth import acl
-from openmsi.db import ReadSession, WriteSession
+from openmsi.endpoint import parameter, run
 from openmsi.inventory import schemas
 from openmsi.inventory import service as inventory_service
-from openmsi.webapi import MagentoJSONResponse, ServiceInput
+from openmsi.webapi import MagentoJSONResponse
 
 SOURCE = "Magento_InventoryApi::source"
 SOURCE_EDIT = "Magento_InventoryApi::source_edit"
@@ -21,9 +25,7 @@ STOCK_DELETE = "Magento_InventoryApi::stock_delete"
 STOCK_SOURCE_LINK = "Magento_InventoryApi::stock_source_link"
 SALES_STOCK = "Magento_InventorySalesApi::stock"
 
-router = APIRouter(prefix="/V1/inventory", default_response_class=MagentoJSONResponse)
-# Hot routes return their MagentoJSONResponse themselves: FastAPI then skips jsonable_encoder,
-# a deep copy of the payload that the plain dicts and lists built here never need.
+router = APIRouter(prefix="/V1/inventory")
 
 VOID: list[Any] = []
 
@@ -33,9 +35,9 @@ def _optional_criteria(params: dict[str, Any]) -> search_criteria.SearchCriteria
     return search_criteria.EMPTY if raw is None else search_criteria.parse(raw)
 
 
-def _required_criteria(params: dict[str, Any]) -> search_criteria.SearchCriteria:
-    (raw,) = service_input.require_parameters(params, "searchCriteria")
-    return search_criteria.parse(raw)
+def _links(params: dict[str, Any]) -> list[dict[str, Any]]:
+    raw = parameter(params, "links")
+    return service_input.convert_list(raw, schemas.STOCK_SOURCE_LINK, parameter="links")
 
 
 def _stock_id(value: str) -> int:
@@ -46,101 +48,148 @@ def _stock_id(value: str) -> int:
 # Sources
 
 
-@router.get("/sources", dependencies=[acl(SOURCE)])
-def get_source_list(params: ServiceInput, session: ReadSession) -> Any:
-    criteria = _optional_criteria(params)
-    sources, total = inventory_service.get_sources(session, criteria)
-    return schemas.search_results([schemas.source_data(s) for s in sources], criteria.echo(), total)
+@router.get("/sources")
+async def get_source_list(request: Request) -> MagentoJSONResponse:
+    def work(session: Session, params: dict[str, Any]) -> Any:
+        criteria = _optional_criteria(params)
+        sources, total = inventory_service.get_sources(session, criteria)
+        return schemas.search_results([schemas.source_data(s) for s in sources], criteria.echo(), total)
+
+    return await run(request, SOURCE, work)
 
 
-@router.get("/sources/{sourceCode}", dependencies=[acl(SOURCE)])
-def get_source(sourceCode: str, session: ReadSession) -> Any:
-    return schemas.source_data(inventory_service.get_source(session, sourceCode))
+@router.get("/sources/{sourceCode}")
+async def get_source(request: Request, sourceCode: str) -> MagentoJSONResponse:
+    def work(session: Session, _params: dict[str, Any]) -> Any:
+        return schemas.source_data(inventory_service.get_source(session, sourceCode))
+
+    return await run(request, SOURCE, work)
 
 
-@router.post("/sources", dependencies=[acl(SOURCE_EDIT)])
-def create_source(params: ServiceInput, session: WriteSession) -> Any:
-    (raw,) = service_input.require_parameters(params, "source")
-    inventory_service.save_source(session, service_input.convert_object(raw, schemas.SOURCE))
-    return VOID
+@router.post("/sources")
+async def create_source(request: Request) -> MagentoJSONResponse:
+    def work(session: Session, params: dict[str, Any]) -> Any:
+        source = service_input.convert_object(parameter(params, "source"), schemas.SOURCE)
+        inventory_service.save_source(session, source)
+        return VOID
+
+    return await run(request, SOURCE_EDIT, work, write=True)
 
 
-@router.put("/sources/{sourceCode}", dependencies=[acl(SOURCE_EDIT)])
-def update_source(sourceCode: str, params: ServiceInput, session: WriteSession) -> Any:
-    params = service_input.put_id_override(params, "source_code", sourceCode)
-    (raw,) = service_input.require_parameters(params, "source")
-    inventory_service.save_source(session, service_input.convert_object(raw, schemas.SOURCE))
-    return VOID
+@router.put("/sources/{sourceCode}")
+async def update_source(request: Request, sourceCode: str) -> MagentoJSONResponse:
+    def work(session: Session, params: dict[str, Any]) -> Any:
+        params = service_input.put_id_override(params, "source_code", sourceCode)
+        source = service_input.convert_object(parameter(params, "source"), schemas.SOURCE)
+        inventory_service.save_source(session, source)
+        return VOID
+
+    return await run(request, SOURCE_EDIT, work, write=True)
 
 
-@router.get("/get-sources-assigned-to-stock-ordered-by-priority/{stockId}", dependencies=[acl(SOURCE)])
-def get_sources_assigned_to_stock_ordered_by_priority(stockId: str, session: ReadSession) -> Any:
-    sources = inventory_service.get_sources_assigned_to_stock_ordered_by_priority(session, _stock_id(stockId))
-    return MagentoJSONResponse([schemas.source_data(source) for source in sources])
+@router.get("/get-sources-assigned-to-stock-ordered-by-priority/{stockId}")
+async def get_sources_assigned_to_stock_ordered_by_priority(
+    request: Request,
+    stockId: str,
+) -> MagentoJSONResponse:
+    def work(session: Session, _params: dict[str, Any]) -> Any:
+        stock_id = _stock_id(stockId)
+        sources = inventory_service.get_sources_assigned_to_stock_ordered_by_priority(session, stock_id)
+        return [schemas.source_data(source) for source in sources]
+
+    return await run(request, SOURCE, work)
 
 
 # Stocks
 
 
-@router.get("/stocks", dependencies=[acl(STOCK)])
-def get_stock_list(params: ServiceInput, session: ReadSession) -> Any:
-    criteria = _optional_criteria(params)
-    stocks, total = inventory_service.get_stocks(session, criteria)
-    items = [schemas.stock_data(stock, channels) for stock, channels in stocks]
-    return schemas.search_results(items, criteria.echo(), total)
+@router.get("/stocks")
+async def get_stock_list(request: Request) -> MagentoJSONResponse:
+    def work(session: Session, params: dict[str, Any]) -> Any:
+        criteria = _optional_criteria(params)
+        stocks, total = inventory_service.get_stocks(session, criteria)
+        items = [schemas.stock_data(stock, channels) for stock, channels in stocks]
+        return schemas.search_results(items, criteria.echo(), total)
+
+    return await run(request, STOCK, work)
 
 
-@router.get("/stocks/{stockId}", dependencies=[acl(STOCK)])
-def get_stock(stockId: str, session: ReadSession) -> Any:
-    return schemas.stock_data(*inventory_service.get_stock(session, _stock_id(stockId)))
+@router.get("/stocks/{stockId}")
+async def get_stock(request: Request, stockId: str) -> MagentoJSONResponse:
+    def work(session: Session, _params: dict[str, Any]) -> Any:
+        return schemas.stock_data(*inventory_service.get_stock(session, _stock_id(stockId)))
+
+    return await run(request, STOCK, work)
 
 
-@router.post("/stocks", dependencies=[acl(STOCK_EDIT)])
-def create_stock(params: ServiceInput, session: WriteSession) -> Any:
-    (raw,) = service_input.require_parameters(params, "stock")
-    return inventory_service.save_stock(session, service_input.convert_object(raw, schemas.STOCK))
+@router.post("/stocks")
+async def create_stock(request: Request) -> MagentoJSONResponse:
+    def work(session: Session, params: dict[str, Any]) -> Any:
+        stock = service_input.convert_object(parameter(params, "stock"), schemas.STOCK)
+        return inventory_service.save_stock(session, stock)
+
+    return await run(request, STOCK_EDIT, work, write=True)
 
 
-@router.put("/stocks/{stockId}", dependencies=[acl(STOCK_EDIT)])
-def update_stock(stockId: str, params: ServiceInput, session: WriteSession) -> Any:
-    params = service_input.put_id_override(params, "stock_id", stockId)
-    (raw,) = service_input.require_parameters(params, "stock")
-    return inventory_service.save_stock(session, service_input.convert_object(raw, schemas.STOCK))
+@router.put("/stocks/{stockId}")
+async def update_stock(request: Request, stockId: str) -> MagentoJSONResponse:
+    def work(session: Session, params: dict[str, Any]) -> Any:
+        params = service_input.put_id_override(params, "stock_id", stockId)
+        stock = service_input.convert_object(parameter(params, "stock"), schemas.STOCK)
+        return inventory_service.save_stock(session, stock)
+
+    return await run(request, STOCK_EDIT, work, write=True)
 
 
-@router.delete("/stocks/{stockId}", dependencies=[acl(STOCK_DELETE)])
-def delete_stock(stockId: str, session: WriteSession) -> Any:
-    inventory_service.delete_stock(session, _stock_id(stockId))
-    return VOID
+@router.delete("/stocks/{stockId}")
+async def delete_stock(request: Request, stockId: str) -> MagentoJSONResponse:
+    def work(session: Session, _params: dict[str, Any]) -> Any:
+        inventory_service.delete_stock(session, _stock_id(stockId))
+        return VOID
+
+    return await run(request, STOCK_DELETE, work, write=True)
 
 
-@router.get("/stock-resolver/{type}/{code}", dependencies=[acl(SALES_STOCK)])
-def resolve_stock(type: str, code: str, session: ReadSession) -> Any:
-    return schemas.stock_data(*inventory_service.resolve_stock(session, type, code))
+@router.get("/stock-resolver/{type}/{code}")
+async def resolve_stock(request: Request, type: str, code: str) -> MagentoJSONResponse:
+    def work(session: Session, _params: dict[str, Any]) -> Any:
+        return schemas.stock_data(*inventory_service.resolve_stock(session, type, code))
+
+    return await run(request, SALES_STOCK, work)
 
 
 # Stock-source links
 
 
-@router.get("/stock-source-links", dependencies=[acl(STOCK_SOURCE_LINK)])
-def get_stock_source_links(params: ServiceInput, session: ReadSession) -> Any:
-    criteria = _required_criteria(params)
-    links, total = inventory_service.get_stock_source_links(session, criteria)
-    items = [schemas.link_data(link) for link in links]
-    return MagentoJSONResponse(schemas.search_results(items, criteria.echo(), total))
+@router.get("/stock-source-links")
+async def get_stock_source_links(request: Request) -> MagentoJSONResponse:
+    def work(session: Session, params: dict[str, Any]) -> Any:
+        criteria = search_criteria.parse(parameter(params, "searchCriteria"))
+        links, total = inventory_service.get_stock_source_links(session, criteria)
+        return schemas.search_results([schemas.link_data(link) for link in links], criteria.echo(), total)
+
+    return await run(request, STOCK_SOURCE_LINK, work)
 
 
-@router.post("/stock-source-links", dependencies=[acl(STOCK_SOURCE_LINK)])
-def save_stock_source_links(params: ServiceInput, session: WriteSession) -> Any:
-    (raw,) = service_input.require_parameters(params, "links")
-    links = service_input.convert_list(raw, schemas.STOCK_SOURCE_LINK, parameter="links")
-    inventory_service.save_stock_source_links(session, links)
-    return MagentoJSONResponse(VOID)
+@router.post("/stock-source-links")
+async def save_stock_source_links(request: Request) -> MagentoJSONResponse:
+    def work(session: Session, params: dict[str, Any]) -> Any:
+        links = service_input.convert_list(
+            parameter(params, "links"), schemas.STOCK_SOURCE_LINK, parameter="links"
+        )
+        inventory_service.save_stock_source_links(session, links)
+        return VOID
+
+    return await run(request, STOCK_SOURCE_LINK, work, write=True)
 
 
-@router.post("/stock-source-links-delete", dependencies=[acl(STOCK_SOURCE_LINK)])
-def delete_stock_source_links(params: ServiceInput, session: WriteSession) -> Any:
-    (raw,) = service_input.require_parameters(params, "links")
-    links = service_input.convert_list(raw, schemas.STOCK_SOURCE_LINK, parameter="links")
-    inventory_service.delete_stock_source_links(session, links)
-    return VOID
+@router.post("/stock-source-links-delete")
+async def delete_stock_source_links(request: Request) -> MagentoJSONResponse:
+    def work(session: Session, params: dict[str, Any]) -> Any:
+        links = service_input.convert_list(
+            parameter(params, "links"), schemas.STOCK_SOURCE_LINK, parameter="links"
+        )
+        inventory_service.delete_stock_source_links(session, links)
+        return VOID
+
+    return await run(request, STOCK_SOURCE_LINK, work, write=True)

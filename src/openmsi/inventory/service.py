@@ -314,10 +314,6 @@ def save_stock_source_links(session: Session, links: list[dict[str, Any]]) -> No
     try:
         # Writers of one stock queue here, in stock-id order, instead of deadlocking later.
         repository.lock_stocks(session, stock_ids)
-        known_stocks = {stock.stock_id for stock in repository.get_stocks_by_id(session, stock_ids)}
-        known_sources = repository.existing_source_codes(session, sorted({code for _, code in rows}))
-        if set(stock_ids) - known_stocks or {code for _, code in rows} - known_sources:
-            raise could_not_save
         existing = repository.existing_link_keys(session, list(rows))
         repository.save_links(session, list(rows.values()))
     except DBAPIError as error:

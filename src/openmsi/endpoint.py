@@ -1,0 +1,57 @@
+"""How every Magento route runs: ACL check, input, one unit of work, JSON answer.
+
+Magento's order of checks (spec http.md, "Order of checks for a request") is kept: the route
+has matched (FastAPI), then the bearer token must allow the route's ACL resource (401), then the
+body is decoded and the parameters converted (400), then the service runs. The whole of it
+(token lookup, parsing, service, commit) is one call of ``Database.run``: on this project's
+machines handing work to a worker thread costs about 0.5 ms, more than the queries of a
+typical request, so a request takes one such hop instead of one per dependency. On SQLite it
+takes none (see ``Database.run``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import Request
+from sqlalchemy.orm import Session
+
+from openmsi import auth, service_input, webapi
+from openmsi.db import Database
+from openmsi.webapi import MagentoJSONResponse
+
+Work = Callable[[Session, dict[str, Any]], Any]
+
+
+async def run(request: Request, resource: str, work: Work, *, write: bool = False) -> MagentoJSONResponse:
+    """Answer ``work(session, parameters)`` as JSON; a write commits before the answer is sent."""
+    database: Database = request.app.state.database
+    token = auth.bearer_token(request.headers.get("authorization"))
+    content_type = request.headers.get("content-type")
+    body = await request.body() if request.method in ("POST", "PUT") else None
+    query_string: bytes = request.scope.get("query_string", b"")
+
+    def unit_of_work() -> Any:
+        if not write:
+            # A read checks the token on its own session's connection: one checkout, one BEGIN.
+            with database.read_sessions() as session:
+                auth.authorize(session.connection(), token, resource)
+                return work(session, webapi.service_parameters(content_type, body, query_string))
+        # A write checks the token before it opens its transaction, so that a refused request
+        # never takes SQLite's write lock.
+        with database.engine.connect() as connection:
+            auth.authorize(connection, token, resource)
+        params = webapi.service_parameters(content_type, body, query_string)
+        with database.write_sessions() as session:
+            result = work(session, params)
+            session.commit()
+        return result
+
+    return MagentoJSONResponse(await database.run(unit_of_work))
+
+
+def parameter(params: dict[str, Any], php_name: str) -> Any:
+    """A required top-level parameter, or Magento's "is required" error."""
+    (value,) = service_input.require_parameters(params, php_name)
+    return value
