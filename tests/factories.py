@@ -1,5 +1,5 @@
-"""Test data builders shared by the test modules: plain functions that create data through the
-REST API (or, for bulk data, directly in the database) and return what tests need to know."""
+"""Helpers shared by the test modules: plain functions that create data through the REST API
+(or, for bulk data, directly in the database), and the check of Magento's error envelope."""
 
 from __future__ import annotations
 
@@ -8,6 +8,19 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from openmsi.db import Database
+
+JSON_UTF8 = "application/json; charset=utf-8"
+ENVELOPE_KEYS = ("message", "errors", "code", "parameters", "trace")
+
+
+def assert_envelope(response: Any, status: int, body: dict[str, Any]) -> None:
+    """Exactly Magento's envelope: this status, JSON, these keys in Magento's order, nothing else."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == JSON_UTF8
+    received = response.json()
+    assert received == body
+    assert list(received) == [key for key in ENVELOPE_KEYS if key in received]
+
 
 # --- Stock-source links ----------------------------------------------------------------------
 # Magento's REST tutorial "Order processing with Inventory Management" (steps 1-4) and the

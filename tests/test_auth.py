@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from factories import JSON_UTF8, assert_envelope
 from openmsi import auth, db
 from openmsi.app import create_app
 from openmsi.models import AdminToken, AdminUser, LoginFailure, Source, utcnow
@@ -24,7 +25,6 @@ from openmsi.settings import Settings
 TOKEN = "/rest/V1/integration/admin/token"
 WEBSITES = "/rest/V1/store/websites"
 SOURCES = "/rest/V1/inventory/sources"
-JSON_UTF8 = "application/json; charset=utf-8"
 SIGN_IN_FAILED = {
     "message": "The account sign-in was incorrect or your account is disabled temporarily. "
     "Please wait and try again later."
@@ -53,13 +53,6 @@ def not_authorized(resource: str) -> dict[str, Any]:
         "message": "The consumer isn't authorized to access %resources.",
         "parameters": {"resources": resource},
     }
-
-
-def assert_envelope(response: Any, status: int, body: dict[str, Any]) -> None:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == JSON_UTF8
-    assert response.json() == body
-    assert list(response.json()) == list(body)
 
 
 def login(client: TestClient, username: Any, password: Any) -> Any:

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from factories import JSON_UTF8, assert_envelope
 from openmsi import db, errors, service_input
 from openmsi.app import create_app
 from openmsi.models import Source, Stock, StockSourceLink
@@ -19,7 +20,6 @@ from openmsi.settings import Settings
 
 SOURCES = "/rest/V1/inventory/sources"
 NO_ROUTE = {"message": "Request does not match any route."}
-JSON_UTF8 = "application/json; charset=utf-8"
 REQUIRED = '"%fieldName" is required. Enter and try again.'
 SORT_ERROR = "The sort order has to be specified as %1 for ascending order or %2 for descending order."
 NOT_ACCEPTABLE = (
@@ -43,13 +43,6 @@ def create_source(client: TestClient, headers: dict[str, str], code: str, **fiel
     response = client.post(SOURCES, json=source_body(code, **fields), headers=headers)
     assert response.status_code == 200, response.text
     assert response.content == b"[]"
-
-
-def assert_envelope(response: Any, status: int, body: dict[str, Any]) -> None:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == JSON_UTF8
-    assert response.json() == body
-    assert list(response.json()) == list(body)  # key order: message, errors, parameters
 
 
 # ============================================================================================

@@ -12,13 +12,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from factories import LINK_FIXTURE_SOURCES, create_source, create_stock
+from factories import LINK_FIXTURE_SOURCES, assert_envelope, create_source, create_stock
 from openmsi import db, jobs
 from openmsi.models import Job, Source
 
 SOURCES = "/rest/V1/inventory/sources"
 LINKS = "/rest/V1/inventory/stock-source-links"
-ENVELOPE_KEYS = ("message", "errors", "code", "parameters", "trace")
 
 VALIDATION_FAILED = "Validation Failed"
 COULD_NOT_SAVE = {"message": "Could not save Source"}
@@ -74,18 +73,8 @@ def valid_source(code: str = "source-code-1", **fields: Any) -> dict[str, Any]:
     }
 
 
-def assert_error(response: httpx.Response, status: int, expected: dict[str, Any]) -> None:
-    """Exactly Magento's envelope: the expected keys in Magento's order and nothing else."""
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/json; charset=utf-8"
-    body = response.json()
-    assert body == expected
-    assert list(body) == [key for key in ENVELOPE_KEYS if key in body]
-    assert "detail" not in body and "status" not in body
-
-
 def assert_validation_failed(response: httpx.Response, errors: list[dict[str, Any]]) -> None:
-    assert_error(response, 400, {"message": VALIDATION_FAILED, "errors": errors})
+    assert_envelope(response, 400, {"message": VALIDATION_FAILED, "errors": errors})
 
 
 def assert_void(response: httpx.Response) -> None:
@@ -152,7 +141,7 @@ def test_get_seeded_default_source(client: TestClient, auth_headers: dict[str, s
 )
 def test_get_unknown_source_is_404(client: TestClient, auth_headers: dict[str, str], code: str) -> None:
     response = client.get(f"{SOURCES}/{code}", headers=auth_headers)
-    assert_error(
+    assert_envelope(
         response,
         404,
         {"message": 'Source with code "%value" does not exist.', "parameters": {"value": code}},
@@ -164,7 +153,7 @@ def test_get_unknown_source_reports_decoded_path_value(
 ) -> None:
     # PHP urldecode: "+" is a space, %XX is decoded.
     response = client.get(f"{SOURCES}/no+such%2Dsource", headers=auth_headers)
-    assert_error(
+    assert_envelope(
         response,
         404,
         {"message": 'Source with code "%value" does not exist.', "parameters": {"value": "no such-source"}},
@@ -1172,12 +1161,12 @@ def test_duplicate_name_could_not_save(
 ) -> None:
     create_source(client, auth_headers, _with("eu-1", name="EU-source-1"))
     response = post_source(client, auth_headers, {"source": _with("eu-2", name=name)})
-    assert_error(response, 400, COULD_NOT_SAVE)
+    assert_envelope(response, 400, COULD_NOT_SAVE)
     assert stored(session, "eu-2") is None
     # Renaming another source to the taken name fails the same way and changes nothing.
     create_source(client, auth_headers, _with("eu-3", name="EU-source-3"))
     response = put_source(client, auth_headers, "eu-3", {"source": _with(None, name=name)})
-    assert_error(response, 400, COULD_NOT_SAVE)
+    assert_envelope(response, 400, COULD_NOT_SAVE)
     row = stored(session, "eu-3")
     assert row is not None and row.name == "EU-source-3"
 
@@ -1186,7 +1175,7 @@ def test_duplicate_of_default_source_name(
     client: TestClient, auth_headers: dict[str, str], session: Session
 ) -> None:
     response = post_source(client, auth_headers, {"source": _with("dup-1", name="default source")})
-    assert_error(response, 400, COULD_NOT_SAVE)
+    assert_envelope(response, 400, COULD_NOT_SAVE)
     assert stored(session, "dup-1") is None
 
 
@@ -1226,7 +1215,7 @@ def test_values_the_columns_can_not_hold_on_create(
 ) -> None:
     source = _with("range-1", **changes)
     response = post_source(client, auth_headers, {"source": source})
-    assert_error(response, 400, COULD_NOT_SAVE)
+    assert_envelope(response, 400, COULD_NOT_SAVE)
     assert stored(session, source["source_code"]) is None
     assert source_count(session) == 1
 
@@ -1238,7 +1227,7 @@ def test_values_the_columns_can_not_hold_on_update(
     create_source(client, auth_headers, dict(FULL_SOURCE))
     before = stored_row(session, "full-1")
     response = put_source(client, auth_headers, "full-1", {"source": _with(None, **changes)})
-    assert_error(response, 400, COULD_NOT_SAVE)
+    assert_envelope(response, 400, COULD_NOT_SAVE)
     assert stored_row(session, "full-1") == before
 
 
@@ -1299,7 +1288,7 @@ def test_type_errors(
     client: TestClient, auth_headers: dict[str, str], session: Session, changes: dict[str, Any], message: str
 ) -> None:
     response = post_source(client, auth_headers, {"source": _with("type-1", **changes)})
-    assert_error(response, 400, {"message": message})
+    assert_envelope(response, 400, {"message": message})
     assert stored(session, "type-1") is None
 
 
@@ -1324,7 +1313,7 @@ def test_unknown_field_is_not_supported(
     field_name: str,
 ) -> None:
     response = post_source(client, auth_headers, {"source": _with("unknown-1", **changes)})
-    assert_error(
+    assert_envelope(
         response,
         400,
         {
@@ -1355,8 +1344,8 @@ SOURCE_REQUIRED = {
 def test_source_parameter_is_required(
     client: TestClient, auth_headers: dict[str, str], session: Session, body: Any
 ) -> None:
-    assert_error(post_source(client, auth_headers, body), 400, SOURCE_REQUIRED)
-    assert_error(put_source(client, auth_headers, "req-1", body), 400, SOURCE_REQUIRED)
+    assert_envelope(post_source(client, auth_headers, body), 400, SOURCE_REQUIRED)
+    assert_envelope(put_source(client, auth_headers, "req-1", body), 400, SOURCE_REQUIRED)
     assert source_count(session) == 1
 
 
@@ -1386,8 +1375,8 @@ def test_body_errors(
     client: TestClient, auth_headers: dict[str, str], content: bytes, content_type: str, message: str
 ) -> None:
     headers = {**auth_headers, "Content-Type": content_type}
-    assert_error(client.post(SOURCES, content=content, headers=headers), 400, {"message": message})
-    assert_error(client.put(f"{SOURCES}/x", content=content, headers=headers), 400, {"message": message})
+    assert_envelope(client.post(SOURCES, content=content, headers=headers), 400, {"message": message})
+    assert_envelope(client.put(f"{SOURCES}/x", content=content, headers=headers), 400, {"message": message})
 
 
 ROUTE_NOT_FOUND = {"message": "Request does not match any route."}
@@ -1411,7 +1400,7 @@ def test_routes_that_do_not_exist(
 ) -> None:
     for headers in (auth_headers, {}):
         response = client.request(method, path, json={"source": _with("x")}, headers=headers)
-        assert_error(response, 404, ROUTE_NOT_FOUND)
+        assert_envelope(response, 404, ROUTE_NOT_FOUND)
     assert source_count(session) == 1
 
 
@@ -1440,7 +1429,7 @@ def test_guests_are_refused(
     headers: dict[str, str],
 ) -> None:
     response = client.request(method, path, json={"source": _with("guest-1")}, headers=headers)
-    assert_error(
+    assert_envelope(
         response,
         401,
         {
@@ -1560,7 +1549,7 @@ def test_failed_save_queues_nothing(
 ) -> None:
     # Disabling together with a value the column cannot hold: nothing is written, nothing queued.
     source = _with(None, name="Source eu-1", enabled=False, latitude=100)
-    assert_error(put_source(client, auth_headers, "eu-1", {"source": source}), 400, COULD_NOT_SAVE)
+    assert_envelope(put_source(client, auth_headers, "eu-1", {"source": source}), 400, COULD_NOT_SAVE)
     assert _queued_stock_ids(session) == []
     row = stored(session, "eu-1")
     assert row is not None and row.enabled
