@@ -70,7 +70,6 @@ def table_of(model: type[Base]) -> Table:
 # Magento's column sizes (spec README, "Data model"); services check them before writing so that
 # every engine rejects the same values (SQLite would store anything).
 CODE_LENGTH = 255
-SKU_LENGTH = 64
 CHANNEL_LENGTH = 64
 
 

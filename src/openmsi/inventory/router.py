@@ -174,9 +174,7 @@ async def get_stock_source_links(request: Request) -> MagentoJSONResponse:
 @router.post("/stock-source-links")
 async def save_stock_source_links(request: Request) -> MagentoJSONResponse:
     def work(session: Session, params: dict[str, Any]) -> Any:
-        links = service_input.convert_list(
-            parameter(params, "links"), schemas.STOCK_SOURCE_LINK, parameter="links"
-        )
+        links = _links(params)
         inventory_service.save_stock_source_links(session, links)
         return VOID
 
@@ -186,9 +184,7 @@ async def save_stock_source_links(request: Request) -> MagentoJSONResponse:
 @router.post("/stock-source-links-delete")
 async def delete_stock_source_links(request: Request) -> MagentoJSONResponse:
     def work(session: Session, params: dict[str, Any]) -> Any:
-        links = service_input.convert_list(
-            parameter(params, "links"), schemas.STOCK_SOURCE_LINK, parameter="links"
-        )
+        links = _links(params)
         inventory_service.delete_stock_source_links(session, links)
         return VOID
 
