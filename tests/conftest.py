@@ -36,9 +36,13 @@ from openmsi.models import (
     AdminUser,
     Job,
     LoginFailure,
+    LowQuantityNotification,
+    Reservation,
     SalesChannel,
     Source,
+    SourceItem,
     Stock,
+    StockIndexRow,
     StockSourceLink,
     StoreGroup,
     StoreView,
@@ -113,7 +117,9 @@ def database_url(engine_name: str, tmp_path_factory: pytest.TempPathFactory) -> 
 
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, _env_file=None)  # type: ignore[call-arg]
+    # No worker thread in the shared app: tests that need one run it themselves, so no test
+    # sees jobs vanish behind its back.
+    return Settings(database_url=database_url, embedded_worker=False, _env_file=None)  # type: ignore[call-arg]
 
 
 @pytest.fixture(scope="session")
@@ -182,6 +188,8 @@ def _reset_data(request: pytest.FixtureRequest) -> Iterator[None]:
 
 def reset_to_seed(session: Session, seed: dict[type[Any], list[dict[str, Any]]]) -> None:
     session.execute(delete(Job))
+    for model in (StockIndexRow, SourceItem, Reservation, LowQuantityNotification):
+        session.execute(delete(model))
     session.execute(delete(LoginFailure))
     session.execute(delete(AdminToken).where(AdminToken.user_id.not_in(_fixture_user_ids(session))))
     session.execute(delete(AdminUser).where(AdminUser.username != ADMIN_USERNAME))

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from openmsi import __version__, auth, db, errors, schema
+from openmsi.export.router import router as export_router
+from openmsi.indexer import service as indexer
+from openmsi.indexer.router import router as indexer_router
+from openmsi.indexer.service import Indexing
 from openmsi.inventory.router import router as inventory_router
+from openmsi.low_quantity.router import router as low_quantity_router
+from openmsi.sales.router import router as sales_router
 from openmsi.settings import Settings, get_settings
 from openmsi.store import repository as store_repository
 from openmsi.store.router import router as store_router
@@ -36,9 +43,22 @@ def create_app(settings: Settings | None = None, database: db.Database | None = 
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
-        if owns_database:
-            database.dispose()
+        worker = None
+        embedded = settings.embedded_worker
+        if embedded is None:
+            embedded = db.is_sqlite(database.engine)
+        if embedded:
+            worker = indexer.make_worker(database, settings)
+            thread = threading.Thread(target=worker.run_forever, name="openmsi-worker", daemon=True)
+            thread.start()
+        try:
+            yield
+        finally:
+            if worker is not None:
+                worker.stop()
+                thread.join(timeout=settings.job_lease_seconds)
+            if owns_database:
+                database.dispose()
 
     app = FastAPI(
         title="openmsi",
@@ -51,6 +71,7 @@ def create_app(settings: Settings | None = None, database: db.Database | None = 
     )
     app.state.settings = settings
     app.state.database = database
+    app.state.indexing = Indexing.from_settings(settings)
 
     def load_store_codes() -> set[str]:
         with database.read_sessions() as session:
@@ -58,7 +79,11 @@ def create_app(settings: Settings | None = None, database: db.Database | None = 
 
     # Straight into the app: each extra level of included routers makes FastAPI match the routes
     # before the chosen one again on every request.
-    for router in (auth.router, inventory_router, store_router):
+    routers = (
+        auth.router, inventory_router, sales_router, export_router, low_quantity_router, store_router,
+        indexer_router,
+    )  # fmt: skip
+    for router in routers:
         app.include_router(router, prefix="/rest")
     app.add_middleware(MagentoPathMiddleware, store_codes=StoreCodes(load_store_codes))
     errors.install_handlers(app)

@@ -20,6 +20,7 @@ import anyio.to_thread
 from sqlalchemy import Engine, String, Table, bindparam, create_engine, event, select, text
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -190,17 +191,34 @@ def lock_rows_for_update(session: Session, table: Table, column: str, values: Se
     session.execute(_lock_statement(table, column), {"values": sorted(set(values))})
 
 
+def lock_rows_for_share(session: Session, table: Table, column: str, values: Sequence[Any]) -> None:
+    """Shared locks on the given rows, in key order: writers holding them exclude
+    ``lock_rows_for_update`` of the same rows, not each other."""
+    if not values or session.get_bind().dialect.name == "sqlite":
+        return
+    session.execute(_lock_statement(table, column, shared=True), {"values": sorted(set(values))})
+
+
 @lru_cache(maxsize=64)
-def _lock_statement(table: Table, column: str) -> Any:
+def _lock_statement(table: Table, column: str, shared: bool = False) -> Any:
     col = table.c[column]
+    query = select(col).where(col.in_(bindparam("values", expanding=True))).order_by(col)
+    if shared:
+        return query.with_for_update(read=True)
     # key_share: FOR NO KEY UPDATE on PostgreSQL, so foreign-key checks of other writers that
     # merely reference these rows are not blocked; the lock only serialises our own writers.
-    return (
-        select(col)
-        .where(col.in_(bindparam("values", expanding=True)))
-        .order_by(col)
-        .with_for_update(key_share=True)
-    )
+    return query.with_for_update(key_share=True)
+
+
+def is_retryable(error: DBAPIError) -> bool:
+    """A deadlock or serialization failure: the transaction was rolled back and may simply run
+    again (PostgreSQL SQLSTATE 40P01/40001, MariaDB 1213 and 1205)."""
+    original = error.orig
+    sqlstate = getattr(original, "sqlstate", None)
+    if sqlstate in ("40P01", "40001"):
+        return True
+    args: tuple[Any, ...] = tuple(getattr(original, "args", ()))
+    return len(args) > 0 and args[0] in (1213, 1205)
 
 
 def ci_string(length: int) -> Any:

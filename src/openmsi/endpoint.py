@@ -15,11 +15,15 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import Request
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from openmsi import auth, service_input, webapi
-from openmsi.db import Database
+from openmsi import auth, errors, service_input, webapi
+from openmsi.db import Database, is_retryable
 from openmsi.webapi import MagentoJSONResponse
+
+# A write that lost a deadlock runs again, up to this many times in all.
+WRITE_ATTEMPTS = 4
 
 Work = Callable[[Session, dict[str, Any]], Any]
 
@@ -43,10 +47,23 @@ async def run(request: Request, resource: str, work: Work, *, write: bool = Fals
         with database.engine.connect() as connection:
             auth.authorize(connection, token, resource)
         params = webapi.service_parameters(content_type, body, query_string)
-        with database.write_sessions() as session:
-            result = work(session, params)
-            session.commit()
-        return result
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            try:
+                with database.write_sessions() as session:
+                    result = work(session, params)
+                    session.commit()
+                return result
+            except DBAPIError as error:
+                # The database chose this transaction as a deadlock victim and rolled it back:
+                # run it again rather than hand the client an error it can do nothing about.
+                if attempt == WRITE_ATTEMPTS or not is_retryable(error):
+                    raise
+            except errors.MagentoError as error:
+                if attempt == WRITE_ATTEMPTS or not isinstance(error.__cause__, DBAPIError):
+                    raise
+                if not is_retryable(error.__cause__):
+                    raise
+        raise AssertionError("unreachable")
 
     return MagentoJSONResponse(await database.run(unit_of_work))
 

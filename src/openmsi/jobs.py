@@ -2,21 +2,48 @@
 
 A row in ``job`` becomes visible to workers when the writer commits and vanishes if it rolls
 back, so a change that needs the index refreshed can never be lost or run for nothing.
-``dedupe_key`` is UNIQUE and NULL once a worker claims the job: a burst of link changes on
-one stock queues a single rebuild. Claiming and running jobs (workers, leases, retries) is
-the indexer's part and builds on this table.
+``dedupe_key`` is UNIQUE and set to NULL when a worker claims the job: a burst of link changes
+on one stock queues a single rebuild, and a change made while that rebuild runs queues the
+next one.
+
+Workers (``Worker``) claim one job at a time in a short transaction of their own
+(``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL and MariaDB; SQLite's write lock
+serialises claimers), holding it under a lease. The handler's effect and the ``done`` mark
+commit together, so a worker killed mid-job leaves nothing behind but an expired lease, and
+the next worker runs the job again. A failing job is retried with exponential back-off and
+marked ``failed``, with its last error, after ``max_attempts``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+import os
+import socket
+import threading
+import traceback
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from openmsi.db import insert_ignore
+from openmsi.db import Database, insert_ignore
 from openmsi.models import Job, table_of, utcnow
 
+log = logging.getLogger(__name__)
+
 REINDEX_STOCK = "reindex.stock"
+QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
+MAX_ATTEMPTS = 10
+# Back-off after the n-th failure: 2, 4, 8 … seconds, at most 10 minutes.
+BACKOFF_BASE_SECONDS = 2.0
+BACKOFF_MAX_SECONDS = 600.0
+
+jobs = table_of(Job)
+Handler = Callable[[Session, dict[str, Any]], None]
 
 
 def reindex_stock_key(stock_id: int) -> str:
@@ -33,13 +60,166 @@ def enqueue_stock_reindex(session: Session, stock_ids: Iterable[int], reason: st
         {
             "kind": REINDEX_STOCK,
             "payload": {"stock_id": stock_id, "reason": reason},
-            "status": "queued",
+            "status": QUEUED,
             "run_after": now,
             "attempts": 0,
-            "max_attempts": 10,
+            "max_attempts": MAX_ATTEMPTS,
             "dedupe_key": reindex_stock_key(stock_id),
             "created_at": now,
         }
         for stock_id in sorted(set(stock_ids))
     ]
-    insert_ignore(session, table_of(Job), rows)
+    insert_ignore(session, jobs, rows)
+
+
+@dataclass(frozen=True)
+class ClaimedJob:
+    id: int
+    kind: str
+    payload: dict[str, Any]
+    attempts: int
+    max_attempts: int
+
+
+def claim(
+    session: Session, worker_id: str, lease: timedelta, now: datetime | None = None
+) -> ClaimedJob | None:
+    """Take the oldest due job, or one whose lease ran out; commits at once."""
+    now = now or utcnow()
+    due = or_(
+        and_(jobs.c.status == QUEUED, jobs.c.run_after <= now),
+        and_(jobs.c.status == RUNNING, jobs.c.locked_until < now),
+    )
+    query = (
+        select(jobs.c.id, jobs.c.kind, jobs.c.payload, jobs.c.attempts, jobs.c.max_attempts)
+        .where(due)
+        .order_by(jobs.c.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    row = session.execute(query).first()
+    if row is None:
+        session.commit()
+        return None
+    session.execute(
+        update(jobs)
+        .where(jobs.c.id == row.id)
+        .values(
+            status=RUNNING,
+            locked_by=worker_id,
+            locked_until=now + lease,
+            attempts=jobs.c.attempts + 1,
+            dedupe_key=None,
+        )
+    )
+    session.commit()
+    return ClaimedJob(row.id, row.kind, dict(row.payload), row.attempts + 1, row.max_attempts)
+
+
+def mark_done(session: Session, job: ClaimedJob, worker_id: str) -> bool:
+    """Mark the job done in the handler's transaction; False if another worker took it over
+    (the lease ran out), in which case the caller must roll back."""
+    result = session.execute(
+        update(jobs)
+        .where(jobs.c.id == job.id, jobs.c.locked_by == worker_id, jobs.c.status == RUNNING)
+        .values(status=DONE, finished_at=utcnow(), locked_until=None, last_error=None)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def mark_failed(session: Session, job: ClaimedJob, worker_id: str, error: str) -> None:
+    """Put the job back with a back-off, or give up after ``max_attempts``; commits."""
+    now = utcnow()
+    values: dict[str, Any] = {"last_error": error[-4000:], "locked_until": None, "locked_by": None}
+    if job.attempts >= job.max_attempts:
+        values.update(status=FAILED, finished_at=now)
+    else:
+        delay = min(BACKOFF_BASE_SECONDS * 2 ** (job.attempts - 1), BACKOFF_MAX_SECONDS)
+        values.update(status=QUEUED, run_after=now + timedelta(seconds=delay))
+    session.execute(update(jobs).where(jobs.c.id == job.id, jobs.c.locked_by == worker_id).values(**values))
+    session.commit()
+
+
+def purge_finished(session: Session, older_than: timedelta, batch: int = 500) -> int:
+    """Delete a batch of ``done`` jobs finished before the retention window; commits."""
+    cutoff = utcnow() - older_than
+    ids = list(
+        session.scalars(
+            select(jobs.c.id).where(jobs.c.status == DONE, jobs.c.finished_at < cutoff).limit(batch)
+        )
+    )
+    if ids:
+        session.execute(delete(jobs).where(jobs.c.id.in_(ids)))
+    session.commit()
+    return len(ids)
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Worker:
+    """Claims and runs jobs until stopped. Thread-safe to stop from another thread."""
+
+    def __init__(
+        self,
+        database: Database,
+        handlers: dict[str, Handler],
+        *,
+        lease: timedelta,
+        poll_seconds: float,
+        retention: timedelta,
+        worker_id: str | None = None,
+    ) -> None:
+        self.database = database
+        self.handlers = handlers
+        self.lease = lease
+        self.poll_seconds = poll_seconds
+        self.retention = retention
+        self.worker_id = worker_id or new_worker_id()
+        self.stopping = threading.Event()
+
+    def run_once(self) -> bool:
+        """Claim and run one job; False when none was due."""
+        with self.database.write_sessions() as session:
+            job = claim(session, self.worker_id, self.lease)
+        if job is None:
+            return False
+        handler = self.handlers.get(job.kind)
+        try:
+            if handler is None:
+                raise LookupError(f"no handler for job kind {job.kind!r}")
+            with self.database.write_sessions() as session:
+                handler(session, job.payload)
+                if mark_done(session, job, self.worker_id):
+                    session.commit()
+                else:
+                    log.warning("job %s: lease lost to another worker; rolled back", job.id)
+                    session.rollback()
+        except Exception:
+            log.exception("job %s (%s) failed, attempt %s", job.id, job.kind, job.attempts)
+            with self.database.write_sessions() as session:
+                mark_failed(session, job, self.worker_id, traceback.format_exc())
+        return True
+
+    def run_until_idle(self) -> int:
+        """Run jobs until none is due; returns how many ran."""
+        count = 0
+        while not self.stopping.is_set() and self.run_once():
+            count += 1
+        return count
+
+    def run_forever(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                ran = self.run_until_idle()
+                if not ran:
+                    with self.database.write_sessions() as session:
+                        purge_finished(session, self.retention)
+            except Exception:
+                # A lost connection or a locked database: wait and try again, never die.
+                log.exception("worker %s: could not poll for jobs", self.worker_id)
+            self.stopping.wait(self.poll_seconds)
+
+    def stop(self) -> None:
+        self.stopping.set()

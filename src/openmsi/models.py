@@ -17,6 +17,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     Numeric,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -217,3 +218,70 @@ class Job(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
+
+
+SKU_LENGTH = 64
+
+
+class SourceItem(Base):
+    """Quantity and stock status of one SKU at one source (spec source-items.md)."""
+
+    __tablename__ = "inventory_source_item"
+    __table_args__ = (
+        UniqueConstraint("source_code", "sku"),
+        # Aggregation reads a SKU's items across sources (Magento's idx_sku_source_code_quantity).
+        Index("ix_inventory_source_item_sku_source_code_quantity", "sku", "source_code", "quantity"),
+    )
+
+    source_item_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True
+    )
+    source_code: Mapped[str] = mapped_column(
+        ci_string(CODE_LENGTH), ForeignKey("inventory_source.source_code", ondelete="CASCADE")
+    )
+    sku: Mapped[str] = mapped_column(ci_string(SKU_LENGTH))
+    quantity: Mapped[Decimal] = mapped_column(Numeric(12, 4), default=Decimal(0))
+    status: Mapped[int] = mapped_column(SmallInteger, default=0)
+
+
+class StockIndexRow(Base):
+    """The aggregated index: per stock and SKU, the quantity and salability (spec indexing.md).
+
+    One table for every stock instead of Magento's table per stock: a stock rebuild is a DELETE
+    and an INSERT … SELECT of that stock's rows in one transaction, so readers see the old rows
+    or the new ones, and no DDL ever runs outside migrations.
+    """
+
+    __tablename__ = "inventory_stock_index"
+
+    stock_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    sku: Mapped[str] = mapped_column(ci_string(SKU_LENGTH), primary_key=True)
+    quantity: Mapped[Decimal] = mapped_column(Numeric(12, 4))
+    is_salable: Mapped[bool] = mapped_column(Boolean)
+
+
+class Reservation(Base):
+    """Append-only quantity deltas per stock and SKU (spec reservations.md); no foreign keys, as
+    reservations may outlive their stock."""
+
+    __tablename__ = "inventory_reservation"
+    __table_args__ = (Index("ix_inventory_reservation_stock_id_sku_quantity", "stock_id", "sku", "quantity"),)
+
+    reservation_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True
+    )
+    stock_id: Mapped[int] = mapped_column(Integer)
+    sku: Mapped[str] = mapped_column(ci_string(SKU_LENGTH))
+    quantity: Mapped[Decimal] = mapped_column(Numeric(10, 4), default=Decimal(0))
+    metadata_: Mapped[str | None] = mapped_column("metadata", String(255))
+
+
+class LowQuantityNotification(Base):
+    """Per source and SKU "notify stock qty" (spec low-quantity.md); NULL means the global default.
+    No foreign keys: Magento stores rows for sources and SKUs that do not exist."""
+
+    __tablename__ = "inventory_low_stock_notification_configuration"
+
+    source_code: Mapped[str] = mapped_column(ci_string(CODE_LENGTH), primary_key=True)
+    sku: Mapped[str] = mapped_column(ci_string(SKU_LENGTH), primary_key=True)
+    notify_stock_qty: Mapped[Decimal | None] = mapped_column(Numeric(12, 4))

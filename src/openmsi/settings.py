@@ -25,6 +25,35 @@ class Settings(BaseSettings):
     pool_max_overflow: int = Field(default=20, ge=0)
     # Seconds a SQLite writer waits for the write lock before giving up.
     sqlite_busy_timeout: float = Field(default=30, gt=0)
+    # The global stock configuration of Magento's cataloginventory/item_options (spec salable.md,
+    # "Effective stock-item configuration"); openmsi has no per-product settings, so these apply
+    # to every SKU. Changing one changes what the index holds: run `openmsi reindex` after.
+    manage_stock: bool = True
+    backorders: int = Field(
+        default=0, ge=0, le=2, description="0 no, 1 allow qty below 0, 2 allow and notify"
+    )
+    min_qty: float = Field(default=0, description="the out-of-stock threshold")
+    min_sale_qty: float = Field(default=1, ge=0)
+    max_sale_qty: float = Field(default=10000, ge=0)
+    enable_qty_increments: bool = False
+    qty_increments: float = Field(default=1, gt=0)
+    # cataloginventory/options/not_available_message: 1 "Only X of Y available", 2 "Not enough
+    # items for sale".
+    not_available_message: int = Field(default=2, ge=1, le=2)
+    # cataloginventory/item_options/notify_stock_qty, the low-quantity default.
+    notify_stock_qty: float = 1
+    # Index maintenance. A link or source change touching at most this many source items is
+    # applied to the index in the writing transaction; a larger one queues a stock rebuild.
+    index_inline_limit: int = Field(default=20000, ge=0)
+    # Run a reindex worker thread inside `openmsi serve`. Unset: on for SQLite (one command is
+    # enough), off for PostgreSQL and MariaDB (run `openmsi worker` processes).
+    embedded_worker: bool | None = None
+    # Seconds a worker owns a claimed job; another worker takes it over after that.
+    job_lease_seconds: float = Field(default=300, gt=0)
+    # Seconds an idle worker waits before looking for jobs again.
+    worker_poll_seconds: float = Field(default=1.0, gt=0)
+    # Days finished jobs are kept for inspection before workers delete them.
+    job_retention_days: float = Field(default=7, ge=0)
     # Adds the exception text to internal-error envelopes; never enable in production.
     debug: bool = False
 

@@ -10,13 +10,24 @@ from sqlalchemy import Select, bindparam, delete, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from openmsi import db, search_criteria
-from openmsi.models import SalesChannel, Source, Stock, StockSourceLink, Website, table_of
+from openmsi.models import (
+    LowQuantityNotification,
+    SalesChannel,
+    Source,
+    SourceItem,
+    Stock,
+    StockSourceLink,
+    Website,
+    table_of,
+)
 from openmsi.search_criteria import Column, SearchCriteria
 
 SOURCE_TABLE = table_of(Source)
 STOCK_TABLE = table_of(Stock)
 LINK_TABLE = table_of(StockSourceLink)
 CHANNEL_TABLE = table_of(SalesChannel)
+SOURCE_ITEM_TABLE = table_of(SourceItem)
+LOW_QUANTITY_TABLE = table_of(LowQuantityNotification)
 
 # Rows per statement: keeps every batch under SQLite's bound-parameter limit.
 CHUNK = 500
@@ -259,3 +270,50 @@ def delete_links(session: Session, keys: Sequence[tuple[int, str]]) -> set[int]:
         touched.update(session.scalars(select(StockSourceLink.stock_id).where(match).distinct()))
         session.execute(delete(StockSourceLink).where(match))
     return touched
+
+
+# Source items
+
+SOURCE_ITEM_FIELDS: dict[str, Column] = {
+    "source_item_id": Column(SOURCE_ITEM_TABLE.c.source_item_id, "int"),
+    "sku": Column(SOURCE_ITEM_TABLE.c.sku, "string"),
+    "source_code": Column(SOURCE_ITEM_TABLE.c.source_code, "string"),
+    "quantity": Column(SOURCE_ITEM_TABLE.c.quantity, "decimal"),
+    "status": Column(SOURCE_ITEM_TABLE.c.status, "int"),
+}
+
+
+def select_source_items() -> Select[tuple[SourceItem]]:
+    return select(SourceItem)
+
+
+def existing_source_codes(session: Session, codes: Sequence[str]) -> dict[str, str]:
+    """Stored spelling of each existing source code, keyed by its lower case."""
+    found: dict[str, str] = {}
+    for chunk in _chunks(sorted(set(codes))):
+        for code in session.scalars(select(Source.source_code).where(Source.source_code.in_(chunk))):
+            found[code.lower()] = code
+    return found
+
+
+def upsert_source_items(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert new (source_code, sku) pairs, update quantity and status of existing ones; an
+    existing pair keeps its stored spelling (Magento's SaveMultiple)."""
+    db.upsert(session, SOURCE_ITEM_TABLE, rows, keys=("source_code", "sku"), update=("quantity", "status"))
+
+
+_DELETE_SOURCE_ITEM = delete(SOURCE_ITEM_TABLE).where(
+    SOURCE_ITEM_TABLE.c.source_code == bindparam("code"), SOURCE_ITEM_TABLE.c.sku == bindparam("item_sku")
+)
+_DELETE_LOW_QUANTITY = delete(LOW_QUANTITY_TABLE).where(
+    LOW_QUANTITY_TABLE.c.source_code == bindparam("code"), LOW_QUANTITY_TABLE.c.sku == bindparam("item_sku")
+)
+
+
+def delete_source_items(session: Session, pairs: Sequence[tuple[str, str]]) -> None:
+    """Delete the (source_code, sku) pairs and their low-quantity notification settings."""
+    if not pairs:
+        return
+    params = [{"code": code, "item_sku": sku} for code, sku in pairs]
+    session.execute(_DELETE_SOURCE_ITEM, params)
+    session.execute(_DELETE_LOW_QUANTITY, params)

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from openmsi import search_criteria, service_input
 from openmsi.endpoint import parameter, run
-from openmsi.inventory import schemas
+from openmsi.inventory import schemas, source_items
 from openmsi.inventory import service as inventory_service
 from openmsi.webapi import MagentoJSONResponse
 
@@ -24,6 +24,7 @@ STOCK_EDIT = "Magento_InventoryApi::stock_edit"
 STOCK_DELETE = "Magento_InventoryApi::stock_delete"
 STOCK_SOURCE_LINK = "Magento_InventoryApi::stock_source_link"
 SALES_STOCK = "Magento_InventorySalesApi::stock"
+SOURCE_ITEM_ASSIGN = "Magento_InventoryApi::stock_source_item_assign"
 
 router = APIRouter(prefix="/V1/inventory")
 
@@ -70,7 +71,7 @@ async def get_source(request: Request, sourceCode: str) -> MagentoJSONResponse:
 async def create_source(request: Request) -> MagentoJSONResponse:
     def work(session: Session, params: dict[str, Any]) -> Any:
         source = service_input.convert_object(parameter(params, "source"), schemas.SOURCE)
-        inventory_service.save_source(session, source)
+        inventory_service.save_source(session, request.app.state.indexing, source)
         return VOID
 
     return await run(request, SOURCE_EDIT, work, write=True)
@@ -81,7 +82,7 @@ async def update_source(request: Request, sourceCode: str) -> MagentoJSONRespons
     def work(session: Session, params: dict[str, Any]) -> Any:
         params = service_input.put_id_override(params, "source_code", sourceCode)
         source = service_input.convert_object(parameter(params, "source"), schemas.SOURCE)
-        inventory_service.save_source(session, source)
+        inventory_service.save_source(session, request.app.state.indexing, source)
         return VOID
 
     return await run(request, SOURCE_EDIT, work, write=True)
@@ -175,7 +176,7 @@ async def get_stock_source_links(request: Request) -> MagentoJSONResponse:
 async def save_stock_source_links(request: Request) -> MagentoJSONResponse:
     def work(session: Session, params: dict[str, Any]) -> Any:
         links = _links(params)
-        inventory_service.save_stock_source_links(session, links)
+        inventory_service.save_stock_source_links(session, request.app.state.indexing, links)
         return VOID
 
     return await run(request, STOCK_SOURCE_LINK, work, write=True)
@@ -185,7 +186,43 @@ async def save_stock_source_links(request: Request) -> MagentoJSONResponse:
 async def delete_stock_source_links(request: Request) -> MagentoJSONResponse:
     def work(session: Session, params: dict[str, Any]) -> Any:
         links = _links(params)
-        inventory_service.delete_stock_source_links(session, links)
+        inventory_service.delete_stock_source_links(session, request.app.state.indexing, links)
         return VOID
 
     return await run(request, STOCK_SOURCE_LINK, work, write=True)
+
+
+# Source items
+
+
+def _source_items(params: dict[str, Any]) -> list[dict[str, Any]]:
+    raw = parameter(params, "sourceItems")
+    return service_input.convert_list(raw, schemas.SOURCE_ITEM, parameter="sourceItems")
+
+
+@router.get("/source-items")
+async def get_source_item_list(request: Request) -> MagentoJSONResponse:
+    def work(session: Session, params: dict[str, Any]) -> Any:
+        criteria = search_criteria.parse(parameter(params, "searchCriteria"))
+        items, total = source_items.get_source_items(session, criteria)
+        return schemas.search_results([schemas.source_item_data(i) for i in items], criteria.echo(), total)
+
+    return await run(request, SOURCE, work)
+
+
+@router.post("/source-items")
+async def save_source_items(request: Request) -> MagentoJSONResponse:
+    def work(session: Session, params: dict[str, Any]) -> Any:
+        source_items.save_source_items(session, request.app.state.indexing, _source_items(params))
+        return VOID
+
+    return await run(request, SOURCE_ITEM_ASSIGN, work, write=True)
+
+
+@router.post("/source-items-delete")
+async def delete_source_items(request: Request) -> MagentoJSONResponse:
+    def work(session: Session, params: dict[str, Any]) -> Any:
+        source_items.delete_source_items(session, request.app.state.indexing, _source_items(params))
+        return VOID
+
+    return await run(request, SOURCE_ITEM_ASSIGN, work, write=True)

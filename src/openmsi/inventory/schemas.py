@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from openmsi.models import SalesChannel, Source, Stock, StockSourceLink
+from openmsi.models import SalesChannel, Source, SourceItem, Stock, StockSourceLink
 from openmsi.service_input import Field, ListOf, ObjectSpec
 from openmsi.webapi import php_number
 
@@ -68,6 +68,17 @@ STOCK_SOURCE_LINK = ObjectSpec(
     ),
 )
 
+SOURCE_ITEM = ObjectSpec(
+    "source_item",
+    (
+        Field("sku", "string"),
+        Field("source_code", "string"),
+        Field("quantity", "float"),
+        Field("status", "int"),
+        Field("extension_attributes", ObjectSpec("source_item_extension", ())),
+    ),
+)
+
 # Optional string fields of SourceInterface, in output order around the required ones.
 _OPTIONAL_BEFORE_ENABLED = ("email", "contact_name")
 _OPTIONAL_ADDRESS = ("region", "city", "street")
@@ -122,6 +133,15 @@ def stock_data(stock: Stock, channels: list[SalesChannel]) -> dict[str, Any]:
 
 def link_data(link: StockSourceLink) -> dict[str, Any]:
     return {"stock_id": link.stock_id, "source_code": link.source_code, "priority": link.priority}
+
+
+def source_item_data(item: SourceItem) -> dict[str, Any]:
+    return {
+        "sku": item.sku,
+        "source_code": item.source_code,
+        "quantity": php_number(item.quantity),
+        "status": item.status,
+    }
 
 
 def search_results(items: list[dict[str, Any]], echo: dict[str, Any], total_count: int) -> dict[str, Any]:

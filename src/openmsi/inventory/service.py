@@ -14,7 +14,9 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from openmsi import errors, jobs
+from openmsi import errors
+from openmsi.indexer import service as indexer
+from openmsi.indexer.service import Indexing
 from openmsi.inventory import repository
 from openmsi.inventory.validators import (
     DEFAULT_SOURCE_CODE,
@@ -120,7 +122,7 @@ def _source_fits_columns(row: dict[str, Any]) -> bool:
     return region_id is None or 0 <= region_id <= INT_UNSIGNED_MAX
 
 
-def save_source(session: Session, data: dict[str, Any]) -> None:
+def save_source(session: Session, indexing: Indexing, data: dict[str, Any]) -> None:
     """POST /V1/inventory/sources, PUT /V1/inventory/sources/:sourceCode (an upsert).
 
     Raises ValidationFailed, or CouldNotSave("Could not save Source") for a duplicate name or a
@@ -134,8 +136,10 @@ def save_source(session: Session, data: dict[str, Any]) -> None:
     if len(code) > CODE_LENGTH:
         raise could_not_save
     # Names are unique without a database constraint (as in Magento); serialising source saves
-    # on one row makes the check-then-write below safe against concurrent requests.
-    repository.lock_source(session, DEFAULT_SOURCE_CODE)
+    # on one row makes the check-then-write below safe against concurrent requests. The saved
+    # source's own row is locked with it, before any stock row (indexer's lock order), so that
+    # source-item writers on it wait for an enable/disable to commit.
+    indexer.lock_sources(session, [DEFAULT_SOURCE_CODE, code])
     existing = repository.get_source(session, code)
     row = _source_row(data, existing)
     if not _source_fits_columns(row) or repository.source_name_taken(session, data["name"], code):
@@ -145,11 +149,13 @@ def save_source(session: Session, data: dict[str, Any]) -> None:
             repository.insert_source(session, {"source_code": code, **row})
             return
         was_enabled = existing.enabled
+        enabled_changes = "enabled" in row and bool(row["enabled"]) != bool(was_enabled)
+        stock_ids = indexer.stocks_of_sources(session, [existing.source_code]) if enabled_changes else []
         repository.update_source(session, existing.source_code, row)
-        if "enabled" in row and bool(row["enabled"]) != bool(was_enabled):
-            # Enabling or disabling a source changes what every stock linked to it holds.
-            stock_ids = repository.stocks_linked_to_source(session, existing.source_code)
-            jobs.enqueue_stock_reindex(session, stock_ids, reason="source enabled changed")
+        # Enabling or disabling a source changes what every stock linked to it holds.
+        indexer.refresh_sources(
+            session, indexing, stock_ids, [existing.source_code], reason="source enabled changed"
+        )
     except DBAPIError as error:
         raise could_not_save from error
 
@@ -250,8 +256,7 @@ def delete_stock(session: Session, stock_id: int) -> None:
     try:
         repository.lock_stocks(session, [stock_id])
         repository.delete_stock(session, stock_id)
-        # The rebuild of a stock that no longer exists drops its index rows.
-        jobs.enqueue_stock_reindex(session, [stock_id], reason="stock deleted")
+        indexer.drop_stock(session, stock_id)
     except DBAPIError as error:
         raise errors.CouldNotDelete("Could not delete Stock") from error
 
@@ -283,7 +288,7 @@ def get_stock_source_links(session: Session, criteria: SearchCriteria) -> tuple[
     )
 
 
-def save_stock_source_links(session: Session, links: list[dict[str, Any]]) -> None:
+def save_stock_source_links(session: Session, indexing: Indexing, links: list[dict[str, Any]]) -> None:
     """POST /V1/inventory/stock-source-links: all links or none.
 
     Raises InputError("Input data is empty"), ValidationFailed listing every invalid link, or
@@ -312,17 +317,26 @@ def save_stock_source_links(session: Session, links: list[dict[str, Any]]) -> No
             rows[key] = {"stock_id": stock_id, "source_code": code, "priority": priority}
     stock_ids = sorted({stock_id for stock_id, _ in rows})
     try:
-        # Writers of one stock queue here, in stock-id order, instead of deadlocking later.
+        # Writers of one stock queue here, sources then stocks (indexer's lock order), instead
+        # of deadlocking later.
+        indexer.lock_sources(session, sorted({row["source_code"] for row in rows.values()}))
         repository.lock_stocks(session, stock_ids)
         existing = repository.existing_link_keys(session, list(rows))
         repository.save_links(session, list(rows.values()))
+        added = [row for key, row in rows.items() if key not in existing]
+        # A priority change alters no index row; a new link adds its source's SKUs.
+        indexer.refresh_sources(
+            session,
+            indexing,
+            sorted({row["stock_id"] for row in added}),
+            sorted({row["source_code"] for row in added}),
+            reason="stock-source links saved",
+        )
     except DBAPIError as error:
         raise could_not_save from error
-    added_to = {stock_id for stock_id, code in rows if (stock_id, code) not in existing}
-    jobs.enqueue_stock_reindex(session, added_to, reason="stock-source links saved")
 
 
-def delete_stock_source_links(session: Session, links: list[dict[str, Any]]) -> None:
+def delete_stock_source_links(session: Session, indexing: Indexing, links: list[dict[str, Any]]) -> None:
     """POST /V1/inventory/stock-source-links-delete. Missing links are ignored.
 
     Raises CouldNotDelete for a link of the default stock or source (checked first, as
@@ -345,11 +359,18 @@ def delete_stock_source_links(session: Session, links: list[dict[str, Any]]) -> 
         }
     )
     try:
+        indexer.lock_sources(session, sorted({code for _, code in keys}))
         repository.lock_stocks(session, sorted({stock_id for stock_id, _ in keys}))
         touched = repository.delete_links(session, keys)
+        indexer.refresh_sources(
+            session,
+            indexing,
+            sorted(touched),
+            sorted({code for stock_id, code in keys if stock_id in touched}),
+            reason="stock-source links deleted",
+        )
     except DBAPIError as error:
         raise errors.CouldNotDelete("Could not delete StockSourceLinks") from error
-    jobs.enqueue_stock_reindex(session, touched, reason="stock-source links deleted")
 
 
 def get_sources_assigned_to_stock_ordered_by_priority(session: Session, stock_id: int) -> list[Source]:

@@ -120,3 +120,22 @@ def validate_link(link: dict[str, Any]) -> list[ErrorDetail]:
     if touches_default and not is_default_pair:
         problems.append(ErrorDetail("Can not save link related to Default Source or Default Stock"))
     return problems
+
+
+def validate_source_item(item: dict[str, Any]) -> list[ErrorDetail]:
+    """SourceItemValidatorChain: Sku, SourceCode, Quantity and Status validators."""
+    sku = item.get("sku")
+    problems: list[ErrorDetail] = []
+    if is_empty(sku):
+        problems.append(field_empty("sku"))
+    if isinstance(sku, str) and sku != sku.strip(_PHP_TRIM):
+        problems.append(ErrorDetail('"%field" can not contain leading or trailing spaces.', {"field": "sku"}))
+    problems.extend(_code_rules(item.get("source_code"), "source_code"))
+    if item.get("quantity") is None:
+        problems.append(ErrorDetail('"%field" should be numeric.', {"field": "quantity"}))
+    status = item.get("status")
+    if status is None:
+        problems.append(ErrorDetail('"%field" should be numeric.', {"field": "status"}))
+    elif status not in (0, 1):
+        problems.append(ErrorDetail('"%field" should a known status.', {"field": "status"}))
+    return problems

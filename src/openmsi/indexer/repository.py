@@ -1,0 +1,247 @@
+"""SQL of the aggregated stock index (spec indexing.md): one ``INSERT … SELECT … GROUP BY``
+computes index rows from source items, links, sources and reservations, for whole stocks or
+for a set of SKUs. Nothing here locks or commits; ``indexer.service`` decides when it runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Numeric,
+    Select,
+    and_,
+    case,
+    delete,
+    exists,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+    union_all,
+)
+from sqlalchemy.orm import Session
+
+from openmsi.models import (
+    Job,
+    Reservation,
+    Source,
+    SourceItem,
+    StockIndexRow,
+    StockSourceLink,
+    table_of,
+)
+from openmsi.sales.configuration import StockItemConfiguration
+
+DEFAULT_STOCK_ID = 1
+# Keys per IN list: far below SQLite's limit on bound variables, small enough for good plans.
+CHUNK = 500
+
+items = table_of(SourceItem)
+links = table_of(StockSourceLink)
+sources = table_of(Source)
+index = table_of(StockIndexRow)
+reservations = table_of(Reservation)
+jobs = table_of(Job)
+
+
+def chunks(values: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _decimal(value: Decimal) -> ColumnElement[Any]:
+    return literal(value, Numeric(12, 4))
+
+
+def aggregation(
+    config: StockItemConfiguration,
+    *,
+    default_stock: bool,
+    stock_ids: Sequence[int] | None = None,
+    sku_filter: ColumnElement[bool] | None = None,
+) -> Select[Any]:
+    """Rows (stock_id, sku, quantity, is_salable) of the index, computed from scratch.
+
+    A row exists per stock and SKU with at least one item on an enabled source linked to the
+    stock (``SelectBuilder``). Custom stocks count out-of-stock items as 0 and flag the row as
+    ``IsStockItemSalableConditionChain`` does, with the raw ``min_qty``. The default stock
+    follows Magento's legacy path: the quantity of the default source's item whatever its
+    status, and "is product salable" for stock 1 (spec indexing.md, "The legacy default-stock
+    special case").
+
+    ``default_stock`` selects which of the two kinds this select computes; ``stock_ids``
+    narrows it further, ``sku_filter`` (a condition on ``inventory_source_item``) restricts
+    the SKUs.
+    """
+    link_condition = (
+        links.c.stock_id == DEFAULT_STOCK_ID if default_stock else links.c.stock_id != DEFAULT_STOCK_ID
+    )
+    if stock_ids is not None:
+        link_condition = and_(link_condition, links.c.stock_id.in_(stock_ids))
+    reserved_rows = select(
+        reservations.c.stock_id, reservations.c.sku, func.sum(reservations.c.quantity).label("reserved")
+    ).group_by(reservations.c.stock_id, reservations.c.sku)
+    if stock_ids is not None:
+        reserved_rows = reserved_rows.where(reservations.c.stock_id.in_(stock_ids))
+    reserved = reserved_rows.subquery("reserved")
+
+    in_stock = items.c.status == 1
+    in_stock_quantity = func.sum(case((in_stock, items.c.quantity), else_=0))
+    in_stock_count = func.sum(case((in_stock, 1), else_=0))
+    reservation_total = func.coalesce(func.max(reserved.c.reserved), 0)
+    salable: ColumnElement[Any]
+    if not config.manage_stock:
+        salable = true()
+    elif default_stock:
+        # IsProductSalable for stock 1: an in-stock item is required, then backorders (with a
+        # non-negative adapted min_qty) or a positive live salable quantity.
+        enough = in_stock_quantity + reservation_total - _decimal(config.adapted_min_qty) > 0
+        if config.backorders and config.adapted_min_qty >= 0:
+            enough = true()
+        salable = case((and_(in_stock_count > 0, enough), true()), else_=false())
+    else:
+        enough = in_stock_quantity + reservation_total - _decimal(config.min_qty) > 0
+        if config.backorders and config.min_qty >= 0:
+            enough = or_(enough, in_stock_count > 0)
+        salable = case((enough, true()), else_=false())
+    quantity = func.sum(items.c.quantity) if default_stock else in_stock_quantity
+
+    query = (
+        select(
+            links.c.stock_id.label("stock_id"),
+            items.c.sku.label("sku"),
+            quantity.label("quantity"),
+            salable.label("is_salable"),
+        )
+        .select_from(items)
+        .join(links, and_(links.c.source_code == items.c.source_code, link_condition))
+        .join(sources, and_(sources.c.source_code == items.c.source_code, sources.c.enabled == true()))
+        .outerjoin(reserved, and_(reserved.c.stock_id == links.c.stock_id, reserved.c.sku == items.c.sku))
+        .group_by(links.c.stock_id, items.c.sku)
+    )
+    if sku_filter is not None:
+        query = query.where(sku_filter)
+    return query
+
+
+def fresh_rows(config: StockItemConfiguration, stock_ids: Sequence[int] | None = None) -> Select[Any]:
+    """The whole computed index (default and custom stocks), for comparisons."""
+    parts = [aggregation(config, default_stock=default, stock_ids=stock_ids) for default in (True, False)]
+    return select(union_all(*parts).subquery())
+
+
+def _insert_fresh(
+    session: Session,
+    config: StockItemConfiguration,
+    stock_ids: Sequence[int],
+    sku_filter: ColumnElement[bool] | None,
+) -> int:
+    inserted = 0
+    columns = ["stock_id", "sku", "quantity", "is_salable"]
+    for default in (True, False):
+        wanted = [s for s in stock_ids if (s == DEFAULT_STOCK_ID) == default]
+        if not wanted:
+            continue
+        rows = aggregation(config, default_stock=default, stock_ids=wanted, sku_filter=sku_filter)
+        result = session.execute(index.insert().from_select(columns, rows))
+        inserted += max(result.rowcount, 0)  # type: ignore[attr-defined]
+    return inserted
+
+
+def rebuild_stocks(session: Session, config: StockItemConfiguration, stock_ids: Sequence[int]) -> int:
+    """Replace every index row of the stocks; returns the number of rows written."""
+    session.execute(delete(index).where(index.c.stock_id.in_(stock_ids)))
+    return _insert_fresh(session, config, stock_ids, None)
+
+
+def refresh_skus(
+    session: Session, config: StockItemConfiguration, stock_ids: Sequence[int], skus: Sequence[str]
+) -> None:
+    """Recompute the index rows of these SKUs in these stocks, a chunk of SKUs at a time."""
+    if not stock_ids or not skus:
+        return
+    for chunk in chunks(sorted(set(skus))):
+        session.execute(delete(index).where(index.c.stock_id.in_(stock_ids), index.c.sku.in_(chunk)))
+        _insert_fresh(session, config, stock_ids, items.c.sku.in_(chunk))
+
+
+def refresh_skus_of_sources(
+    session: Session, config: StockItemConfiguration, stock_ids: Sequence[int], source_codes: Sequence[str]
+) -> None:
+    """Recompute, in these stocks, the rows of every SKU that has an item on one of these
+    sources: exactly the rows a change of those sources' links or enabled flag can alter."""
+    if not stock_ids or not source_codes:
+        return
+    at_sources = table_of(SourceItem).alias("at_sources")
+    skus_at_sources = select(at_sources.c.sku).where(at_sources.c.source_code.in_(source_codes))
+    session.execute(delete(index).where(index.c.stock_id.in_(stock_ids), index.c.sku.in_(skus_at_sources)))
+    _insert_fresh(session, config, stock_ids, items.c.sku.in_(skus_at_sources))
+
+
+def delete_stock_rows(session: Session, stock_id: int) -> None:
+    session.execute(delete(index).where(index.c.stock_id == stock_id))
+
+
+def count_items_at_sources(session: Session, source_codes: Sequence[str]) -> int:
+    if not source_codes:
+        return 0
+    return int(session.scalar(select(func.count()).where(items.c.source_code.in_(source_codes))) or 0)
+
+
+def stocks_linked_to_sources(session: Session, source_codes: Sequence[str]) -> list[int]:
+    if not source_codes:
+        return []
+    query = select(links.c.stock_id).where(links.c.source_code.in_(source_codes)).distinct()
+    return sorted(session.scalars(query))
+
+
+def differences(
+    session: Session, config: StockItemConfiguration, stock_ids: Sequence[int] | None
+) -> list[Any]:
+    """Rows where the index and a fresh aggregation disagree, as
+    (stock_id, sku, index quantity, index is_salable, fresh quantity, fresh is_salable); a
+    missing side is None."""
+    fresh = fresh_rows(config, stock_ids).cte("fresh")
+    stored = select(index).where(index.c.stock_id.in_(stock_ids)) if stock_ids is not None else select(index)
+    stored_cte = stored.cte("stored")
+    changed_or_missing = (
+        select(
+            fresh.c.stock_id,
+            fresh.c.sku,
+            stored_cte.c.quantity,
+            stored_cte.c.is_salable,
+            fresh.c.quantity.label("fresh_quantity"),
+            fresh.c.is_salable.label("fresh_is_salable"),
+        )
+        .select_from(fresh)
+        .outerjoin(
+            stored_cte, and_(stored_cte.c.stock_id == fresh.c.stock_id, stored_cte.c.sku == fresh.c.sku)
+        )
+        .where(
+            or_(
+                stored_cte.c.sku.is_(None),
+                # SQLite sums decimals as floats: differences below the 4th decimal are noise.
+                func.abs(stored_cte.c.quantity - fresh.c.quantity) > _decimal(Decimal("0.00005")),
+                # Compared as numbers: SQLite and MariaDB hand back 0/1, PostgreSQL booleans.
+                case((stored_cte.c.is_salable == true(), 1), else_=0)
+                != case((fresh.c.is_salable == true(), 1), else_=0),
+            )
+        )
+    )
+    extra = select(
+        stored_cte.c.stock_id,
+        stored_cte.c.sku,
+        stored_cte.c.quantity,
+        stored_cte.c.is_salable,
+        literal(None, Numeric(12, 4)).label("fresh_quantity"),
+        literal(None, Boolean).label("fresh_is_salable"),
+    ).where(~exists().where(fresh.c.stock_id == stored_cte.c.stock_id, fresh.c.sku == stored_cte.c.sku))
+    rows = list(session.execute(union_all(changed_or_missing, extra)))
+    return sorted(rows, key=lambda row: (row[0], row[1].lower()))

@@ -1,0 +1,183 @@
+"""Keeping the aggregated index fresh (spec openmsi.md, "Index freshness").
+
+- Source-item writes refresh the touched SKUs in every stock linked to their sources, in the
+  writing transaction (``refresh_items``).
+- Link changes and source enable/disable refresh, in the stocks concerned, only the SKUs that
+  have an item on the sources concerned: in the writing transaction when that is at most
+  ``inline_limit`` items, otherwise through a durable rebuild job queued in that transaction
+  (``refresh_sources``).
+- Stock deletion drops the stock's rows in its transaction.
+- Rebuild jobs, ``openmsi reindex`` and ``openmsi index verify`` use ``rebuild_stock`` and
+  ``verify``.
+
+Lock order, the same for every writer so that none deadlocks: source rows first (shared by
+source-item writers, exclusive for link and source changes), then stock rows in id order. A
+writer that holds a stock's row is the only one changing that stock's index rows, and sees
+every committed change of the items and links it aggregates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from openmsi import jobs
+from openmsi.db import Database, lock_rows_for_share, lock_rows_for_update
+from openmsi.indexer import repository
+from openmsi.models import Job, Source, Stock, StockIndexRow, table_of, utcnow
+from openmsi.sales.configuration import StockItemConfiguration
+from openmsi.settings import Settings
+
+
+@dataclass(frozen=True)
+class Indexing:
+    """What index maintenance needs to know: the salability rules and when to defer work."""
+
+    config: StockItemConfiguration
+    inline_limit: int = 20000
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Indexing:
+        return cls(StockItemConfiguration.from_settings(settings), settings.index_inline_limit)
+
+
+def lock_sources_shared(session: Session, source_codes: Sequence[str]) -> None:
+    lock_rows_for_share(session, table_of(Source), "source_code", list(source_codes))
+
+
+def lock_sources(session: Session, source_codes: Sequence[str]) -> None:
+    lock_rows_for_update(session, table_of(Source), "source_code", list(source_codes))
+
+
+def lock_stocks(session: Session, stock_ids: Sequence[int]) -> None:
+    lock_rows_for_update(session, table_of(Stock), "stock_id", list(stock_ids))
+
+
+def stocks_of_sources(session: Session, source_codes: Sequence[str]) -> list[int]:
+    """The stocks linked to any of the sources (enabled or not), locked in id order."""
+    stock_ids = repository.stocks_linked_to_sources(session, source_codes)
+    lock_stocks(session, stock_ids)
+    return stock_ids
+
+
+def refresh_items(
+    session: Session, indexing: Indexing, stock_ids: Sequence[int], skus: Sequence[str]
+) -> None:
+    """After source items of these SKUs changed: recompute their rows in these (locked) stocks."""
+    repository.refresh_skus(session, indexing.config, stock_ids, skus)
+
+
+def refresh_sources(
+    session: Session, indexing: Indexing, stock_ids: Sequence[int], source_codes: Sequence[str], reason: str
+) -> None:
+    """After these sources joined or left these (locked) stocks, or were enabled or disabled."""
+    if not stock_ids or not source_codes:
+        return
+    if repository.count_items_at_sources(session, source_codes) <= indexing.inline_limit:
+        repository.refresh_skus_of_sources(session, indexing.config, stock_ids, source_codes)
+    else:
+        jobs.enqueue_stock_reindex(session, stock_ids, reason=reason)
+
+
+def drop_stock(session: Session, stock_id: int) -> None:
+    repository.delete_stock_rows(session, stock_id)
+
+
+def rebuild_stock(session: Session, config: StockItemConfiguration, stock_id: int) -> int:
+    """Rebuild one stock's index in the session's transaction; returns the row count.
+
+    The stock's row lock keeps a second rebuild, and every writer of that stock, waiting until
+    this transaction ends; readers meanwhile see the previous rows.
+    """
+    lock_stocks(session, [stock_id])
+    if session.get(Stock, stock_id) is None:
+        repository.delete_stock_rows(session, stock_id)
+        return 0
+    return repository.rebuild_stocks(session, config, [stock_id])
+
+
+def job_handlers(config: StockItemConfiguration) -> dict[str, jobs.Handler]:
+    def reindex_stock(session: Session, payload: dict[str, Any]) -> None:
+        rebuild_stock(session, config, int(payload["stock_id"]))
+
+    return {jobs.REINDEX_STOCK: reindex_stock}
+
+
+def make_worker(database: Database, settings: Settings) -> jobs.Worker:
+    return jobs.Worker(
+        database,
+        job_handlers(StockItemConfiguration.from_settings(settings)),
+        lease=timedelta(seconds=settings.job_lease_seconds),
+        poll_seconds=settings.worker_poll_seconds,
+        retention=timedelta(days=settings.job_retention_days),
+    )
+
+
+def all_stock_ids(session: Session) -> list[int]:
+    return sorted(session.scalars(select(Stock.stock_id)))
+
+
+def verify(
+    session: Session, config: StockItemConfiguration, stock_ids: Sequence[int] | None = None
+) -> list[Any]:
+    """Every difference between the index and a fresh aggregation (see repository.differences)."""
+    return repository.differences(session, config, stock_ids)
+
+
+def status(session: Session) -> dict[str, Any]:
+    """Per stock: index rows, pending rebuild jobs and the age of the oldest; failed jobs."""
+    now = utcnow()
+    job_table = table_of(Job)
+    row_counts = dict(
+        session.execute(
+            select(StockIndexRow.stock_id, func.count()).group_by(StockIndexRow.stock_id)
+        ).tuples()
+    )
+    pending: dict[int, list[Any]] = {}
+    failed: list[dict[str, Any]] = []
+    open_jobs = session.execute(
+        select(
+            job_table.c.id,
+            job_table.c.payload,
+            job_table.c.status,
+            job_table.c.created_at,
+            job_table.c.attempts,
+            job_table.c.last_error,
+        )
+        .where(job_table.c.kind == jobs.REINDEX_STOCK, job_table.c.status != jobs.DONE)
+        .order_by(job_table.c.id)
+    )
+    for job in open_jobs:
+        stock_id = int(job.payload["stock_id"])
+        if job.status == jobs.FAILED:
+            failed.append(
+                {
+                    "job_id": job.id,
+                    "stock_id": stock_id,
+                    "attempts": job.attempts,
+                    "created_at": job.created_at.isoformat(),
+                    "last_error": (job.last_error or "").strip().splitlines()[-1:] or [""],
+                }
+            )
+        else:
+            pending.setdefault(stock_id, []).append(job.created_at)
+    stocks = []
+    for stock_id in sorted(set(all_stock_ids(session)) | set(row_counts) | set(pending)):
+        created = pending.get(stock_id, [])
+        oldest = min(created) if created else None
+        stocks.append(
+            {
+                "stock_id": stock_id,
+                "index_rows": int(row_counts.get(stock_id, 0)),
+                "pending_jobs": len(created),
+                "oldest_pending_age_seconds": round((now - oldest).total_seconds(), 3) if oldest else None,
+            }
+        )
+    for entry in failed:
+        entry["last_error"] = entry["last_error"][0]
+    return {"stocks": stocks, "failed_jobs": failed}
