@@ -84,3 +84,5 @@ def test_walkthrough_runs_as_printed(tmp_path: Path) -> None:
     printed = re.search(r"which prints\n\n```json\n(.*?)\n```", README.read_text(), flags=re.S)
     assert printed is not None
     assert json.loads(lines[12]) == json.loads(printed.group(1))
+    # Source items ([]), four salable quantities, the link delete ([]), Europe's 24-WB03 again.
+    assert lines[13:] == ["[]", "70", "44", "30", "40", "[]", "15"]
