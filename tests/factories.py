@@ -180,3 +180,120 @@ def create_websites(database: Database, *codes: str) -> None:
     with database.write_sessions.begin() as session:
         for code in codes:
             create_website(session, code, code.replace("_", " ").title())
+
+
+# --- Source items and the stock index -----------------------------------------------------------
+
+SOURCE_ITEMS = f"{INVENTORY}/source-items"
+SOURCE_ITEMS_DELETE = f"{INVENTORY}/source-items-delete"
+
+# InventoryApi/Test/_files/source_items.php, on the sources of the link fixture.
+SOURCE_ITEM_FIXTURE: tuple[dict[str, Any], ...] = tuple(
+    {"sku": sku, "source_code": code, "quantity": quantity, "status": status}
+    for sku, code, quantity, status in (
+        ("SKU-1", "eu-1", 5.5, 1), ("SKU-1", "eu-2", 3, 1), ("SKU-1", "eu-3", 10, 0),
+        ("SKU-1", "eu-disabled", 10, 1), ("SKU-2", "us-1", 5, 1), ("SKU-3", "eu-2", 6, 0),
+    )
+)  # fmt: skip
+
+
+def source_item(sku: Any, source_code: Any, quantity: Any = 1, status: Any = 1) -> dict[str, Any]:
+    return {"sku": sku, "source_code": source_code, "quantity": quantity, "status": status}
+
+
+def save_source_items(client: Any, headers: dict[str, str], items: Any) -> Any:
+    """POST /source-items as it is, for tests of its answers."""
+    return client.post(SOURCE_ITEMS, json={"sourceItems": items}, headers=headers)
+
+
+def put_source_items(client: Any, headers: dict[str, str], items: Any) -> None:
+    response = save_source_items(client, headers, items)
+    assert response.status_code == 200, response.text
+    assert response.text == "[]"
+
+
+def delete_source_items(client: Any, headers: dict[str, str], items: Any) -> Any:
+    return client.post(SOURCE_ITEMS_DELETE, json={"sourceItems": items}, headers=headers)
+
+
+def insert_source_items(database: Database, items: list[tuple[str, str, float, int]]) -> None:
+    """Many (source_code, sku, quantity, status) items straight into the table, leaving the
+    index alone (for volume tests and for tests of what a later write refreshes)."""
+    from decimal import Decimal
+
+    from openmsi.models import SourceItem, table_of
+
+    rows = [
+        {"source_code": code, "sku": sku, "quantity": Decimal(str(quantity)), "status": status}
+        for code, sku, quantity, status in items
+    ]
+    with database.write_sessions.begin() as session:
+        for start in range(0, len(rows), 500):
+            session.execute(table_of(SourceItem).insert(), rows[start : start + 500])
+
+
+def stored_source_items(session: Any) -> dict[tuple[str, str], tuple[float, int]]:
+    """(source_code, sku) → (quantity, status), in a new read transaction."""
+    from sqlalchemy import select
+
+    from openmsi.models import SourceItem
+
+    session.rollback()
+    rows = session.execute(
+        select(SourceItem.source_code, SourceItem.sku, SourceItem.quantity, SourceItem.status)
+    )
+    return {(code, sku): (round(float(quantity), 4), int(status)) for code, sku, quantity, status in rows}
+
+
+def index_rows(
+    session: Any, stock_ids: tuple[int, ...] | None = None
+) -> dict[tuple[int, str], tuple[float, bool]]:
+    """(stock_id, sku) → (quantity, is_salable) of inventory_stock_index, in a new read transaction."""
+    from sqlalchemy import select
+
+    from openmsi.models import StockIndexRow
+
+    session.rollback()
+    query = select(
+        StockIndexRow.stock_id, StockIndexRow.sku, StockIndexRow.quantity, StockIndexRow.is_salable
+    )
+    if stock_ids is not None:
+        query = query.where(StockIndexRow.stock_id.in_(stock_ids))
+    return {
+        (stock_id, sku): (round(float(quantity), 4), bool(salable))
+        for stock_id, sku, quantity, salable in session.execute(query)
+    }
+
+
+def index_differences(session: Any, settings: Any) -> list[Any]:
+    """What `openmsi index verify` reports: [] when the index equals a fresh aggregation."""
+    from openmsi.indexer import service as indexer_service
+    from openmsi.sales.configuration import StockItemConfiguration
+
+    session.rollback()
+    return indexer_service.verify(session, StockItemConfiguration.from_settings(settings))
+
+
+def queued_reindex_jobs(session: Any) -> list[str | None]:
+    """Dedupe keys of every job row, sorted."""
+    from sqlalchemy import select
+
+    from openmsi.models import Job
+
+    session.rollback()
+    return sorted(session.scalars(select(Job.dedupe_key)), key=str)
+
+
+def deferring_client(settings: Any, database: Database) -> TestClient:
+    """A client of an app that queues a rebuild for every link or source change touching at
+    least one item (index_inline_limit=0), on the shared database."""
+    from openmsi.app import create_app
+    from openmsi.settings import Settings
+
+    app = create_app(
+        Settings(  # type: ignore[call-arg]
+            database_url=settings.database_url, embedded_worker=False, index_inline_limit=0, _env_file=None
+        ),
+        database,
+    )
+    return TestClient(app)

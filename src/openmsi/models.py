@@ -221,6 +221,7 @@ class Job(Base):
 
 
 SKU_LENGTH = 64
+INDEX_QUANTITY_PRECISION = 24
 
 
 class SourceItem(Base):
@@ -256,7 +257,9 @@ class StockIndexRow(Base):
 
     stock_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     sku: Mapped[str] = mapped_column(ci_string(SKU_LENGTH), primary_key=True)
-    quantity: Mapped[Decimal] = mapped_column(Numeric(12, 4))
+    # A sum of decimal(12,4) item quantities: wider than them, so that valid items can never
+    # overflow it (Magento's decimal(12,4) index column can).
+    quantity: Mapped[Decimal] = mapped_column(Numeric(INDEX_QUANTITY_PRECISION, 4))
     is_salable: Mapped[bool] = mapped_column(Boolean)
 
 

@@ -16,17 +16,26 @@ from sqlalchemy.orm import Session
 from factories import (
     INVENTORY,
     LINK_FIXTURE_LINKS,
+    SOURCE_ITEM_FIXTURE,
     TUTORIAL_LINKS,
     create_link_fixture,
     create_stock,
     create_tutorial_sources,
     create_tutorial_stocks,
     create_tutorial_websites,
+    deferring_client,
+    index_differences,
+    index_rows,
+    insert_source_items,
     insert_sources,
     link_tutorial_sources,
+    put_source_items,
 )
 from openmsi.db import Database
-from openmsi.models import Job, StockSourceLink
+from openmsi.indexer import service as indexer_service
+from openmsi.models import Job, StockIndexRow, StockSourceLink
+from openmsi.sales.configuration import StockItemConfiguration
+from openmsi.settings import Settings
 
 LINKS = f"{INVENTORY}/stock-source-links"
 DELETE = f"{INVENTORY}/stock-source-links-delete"
@@ -705,6 +714,14 @@ def test_default_pair_may_be_saved(
 VOLUME = 10_000
 
 
+# Items on three of the bulk sources, not yet in any stock's index.
+VOLUME_ITEMS = [
+    ("bulk-00000", "BULK-1", 5, 1),
+    ("bulk-09999", "BULK-1", 2.5, 1),
+    ("bulk-05000", "BULK-2", 4, 0),
+]
+
+
 def _volume_setup(client: TestClient, headers: dict[str, str], database: Database) -> list[str]:
     codes = [f"bulk-{index:05d}" for index in range(VOLUME)]
     insert_sources(database, codes)
@@ -716,6 +733,7 @@ def test_save_ten_thousand_links_in_one_request(
     client: TestClient, auth_headers: dict[str, str], database: Database, session: Session
 ) -> None:
     codes = _volume_setup(client, auth_headers, database)
+    insert_source_items(database, VOLUME_ITEMS)
 
     response = save(
         client, auth_headers, [link(2, code, index % 65535 + 1) for index, code in enumerate(codes)]
@@ -729,7 +747,9 @@ def test_save_ten_thousand_links_in_one_request(
         session.scalar(select(func.max(StockSourceLink.priority)).where(StockSourceLink.stock_id == 2))
         == VOLUME
     )
-    assert queued_jobs(session) == ["reindex:stock:2"]
+    # Few items on the new sources: the index follows in the same transaction, no job.
+    assert queued_jobs(session) == []
+    assert index_rows(session, (2,)) == {(2, "BULK-1"): (7.5, True), (2, "BULK-2"): (0.0, False)}
     listed = client.get(
         LINKS, params={**stock_filter(2), "searchCriteria[page_size]": "1"}, headers=auth_headers
     ).json()
@@ -754,6 +774,7 @@ def test_ten_thousand_links_with_one_bad_link_at_the_end_write_nothing(
     expected: dict[str, Any],
 ) -> None:
     codes = _volume_setup(client, auth_headers, database)
+    insert_source_items(database, VOLUME_ITEMS)
 
     response = save(client, auth_headers, [*(link(2, code, 1) for code in codes), bad])
 
@@ -761,6 +782,7 @@ def test_ten_thousand_links_with_one_bad_link_at_the_end_write_nothing(
     assert response.json() == expected
     assert stored_links(session) == SEED_LINKS
     assert queued_jobs(session) == []
+    assert index_rows(session) == {}
 
 
 # --- Delete ---------------------------------------------------------------------------------------
@@ -852,14 +874,38 @@ def test_delete_type_error(client: TestClient, auth_headers: dict[str, str]) -> 
     }
 
 
-# --- Reindex jobs ---------------------------------------------------------------------------------
+# --- Index freshness ------------------------------------------------------------------------------
+# Link changes refresh, in the stocks that gained or lost a link, the SKUs of the linked sources:
+# inline up to index_inline_limit items at those sources, through a rebuild job above it.
+
+# Index rows of the item fixture per stock, by the links in place (indexing.md): eu-disabled
+# never contributes; out-of-stock items make a row worth 0.
+SKU_1_EU = (8.5, True)  # eu-1 5.5 + eu-2 3 (eu-3 10 is out of stock)
 
 
-def test_link_changes_queue_one_rebuild_per_affected_stock(
-    client: TestClient, auth_headers: dict[str, str], database: Database, session: Session
+def _mark_index(database: Database, stock_id: int, sku: str) -> None:
+    """Give one index row a quantity no aggregation produces, to see whether a write refreshed it."""
+    with database.write_sessions.begin() as write:
+        write.execute(
+            StockIndexRow.__table__.update()
+            .where(StockIndexRow.stock_id == stock_id, StockIndexRow.sku == sku)
+            .values(quantity=-777)
+        )
+
+
+def _rebuild(database: Database, settings: Settings, *stock_ids: int) -> None:
+    config = StockItemConfiguration.from_settings(settings)
+    with database.write_sessions.begin() as write:
+        for stock_id in stock_ids:
+            indexer_service.rebuild_stock(write, config, stock_id)
+
+
+def test_link_changes_refresh_the_index_inline(
+    client: TestClient, auth_headers: dict[str, str], database: Database, session: Session, settings: Settings
 ) -> None:
     create_link_fixture(client, auth_headers, with_links=False)
-    assert queued_jobs(session) == []
+    put_source_items(client, auth_headers, list(SOURCE_ITEM_FIXTURE))
+    assert index_rows(session) == {}
 
     assert (
         save(
@@ -867,14 +913,85 @@ def test_link_changes_queue_one_rebuild_per_affected_stock(
         ).status_code
         == 200
     )
-    assert queued_jobs(session) == ["reindex:stock:10", "reindex:stock:20"]
-    session.rollback()
-    job = session.scalars(select(Job).where(Job.dedupe_key == "reindex:stock:10")).one()
-    assert (job.kind, job.status, job.payload["stock_id"]) == ("reindex.stock", "queued", 10)
+    assert index_rows(session) == {
+        (10, "SKU-1"): SKU_1_EU,
+        (10, "SKU-3"): (0.0, False),
+        (20, "SKU-2"): (5.0, True),
+    }
+    assert queued_jobs(session) == []
 
-    # More new links on the same stocks: still one waiting rebuild each.
+    # A disabled source adds no row; eu-3's out-of-stock item adds nothing to the quantity.
     assert save(client, auth_headers, [link(10, "eu-3", 3), link(20, "eu-1", 2)]).status_code == 200
     assert save(client, auth_headers, [link(10, "eu-disabled", 4)]).status_code == 200
+    assert index_rows(session) == {
+        (10, "SKU-1"): SKU_1_EU,
+        (10, "SKU-3"): (0.0, False),
+        (20, "SKU-1"): (5.5, True),
+        (20, "SKU-2"): (5.0, True),
+    }
+    assert queued_jobs(session) == []
+
+    # Priority-only changes do not change what a stock holds: its rows are not even rewritten.
+    _mark_index(database, 10, "SKU-1")
+    _mark_index(database, 20, "SKU-2")
+    assert save(client, auth_headers, [link(10, "eu-1", 7), link(20, "us-1", 9)]).status_code == 200
+    assert index_rows(session, (10, 20)) == {
+        (10, "SKU-1"): (-777.0, True),
+        (10, "SKU-3"): (0.0, False),
+        (20, "SKU-1"): (5.5, True),
+        (20, "SKU-2"): (-777.0, True),
+    }
+
+    # A new link next to a priority change: only the stock that gained a link is refreshed.
+    assert save(client, auth_headers, [link(10, "eu-1", 1), link(30, "eu-1", 1)]).status_code == 200
+    assert index_rows(session, (10, 30)) == {
+        (10, "SKU-1"): (-777.0, True),
+        (10, "SKU-3"): (0.0, False),
+        (30, "SKU-1"): (5.5, True),
+    }
+    _rebuild(database, settings, 10, 20, 30)
+    assert index_differences(session, settings) == []
+
+    # Deleting: the stocks that lost a link, not those named by links that did not exist.
+    _mark_index(database, 20, "SKU-2")
+    links = [{"stock_id": 10, "source_code": "eu-2"}, {"stock_id": 20, "source_code": "eu-3"}]
+    assert client.post(DELETE, json={"links": links}, headers=auth_headers).status_code == 200
+    assert index_rows(session, (10, 20)) == {
+        (10, "SKU-1"): (5.5, True),
+        (20, "SKU-1"): (5.5, True),
+        (20, "SKU-2"): (-777.0, True),
+    }
+    links = [{"stock_id": 20, "source_code": "us-1"}, {"stock_id": 10, "source_code": "eu-1"}]
+    assert client.post(DELETE, json={"links": links}, headers=auth_headers).status_code == 200
+    # eu-3's out-of-stock item still makes a row in stock 10.
+    assert index_rows(session, (10, 20)) == {(10, "SKU-1"): (0.0, False), (20, "SKU-1"): (5.5, True)}
+    assert queued_jobs(session) == []
+    assert index_differences(session, settings) == []
+
+
+def test_link_changes_above_the_inline_limit_queue_one_rebuild_per_affected_stock(
+    client: TestClient, auth_headers: dict[str, str], database: Database, session: Session, settings: Settings
+) -> None:
+    deferring = deferring_client(settings, database)
+    create_link_fixture(client, auth_headers, with_links=False)
+    put_source_items(client, auth_headers, list(SOURCE_ITEM_FIXTURE))
+    assert queued_jobs(session) == []
+
+    assert (
+        save(
+            deferring, auth_headers, [link(10, "eu-1", 1), link(10, "eu-2", 2), link(20, "us-1", 1)]
+        ).status_code
+        == 200
+    )
+    assert queued_jobs(session) == ["reindex:stock:10", "reindex:stock:20"]
+    job = session.scalars(select(Job).where(Job.dedupe_key == "reindex:stock:10")).one()
+    assert (job.kind, job.status, job.payload["stock_id"]) == ("reindex.stock", "queued", 10)
+    # The rebuild is left to the job: the index has not moved yet.
+    assert index_rows(session) == {}
+
+    # More new links on the same stocks: still one waiting rebuild each.
+    assert save(deferring, auth_headers, [link(10, "eu-3", 3), link(20, "eu-1", 2)]).status_code == 200
+    assert save(deferring, auth_headers, [link(10, "eu-disabled", 4)]).status_code == 200
     assert queued_jobs(session) == ["reindex:stock:10", "reindex:stock:20"]
 
     # A worker has taken the rebuilds.
@@ -882,11 +999,11 @@ def test_link_changes_queue_one_rebuild_per_affected_stock(
         write.execute(delete(Job))
 
     # Priority-only changes do not change what a stock holds.
-    assert save(client, auth_headers, [link(10, "eu-1", 7), link(20, "us-1", 9)]).status_code == 200
+    assert save(deferring, auth_headers, [link(10, "eu-1", 7), link(20, "us-1", 9)]).status_code == 200
     assert queued_jobs(session) == []
 
     # A new link next to a priority change: only the stock that gained a link.
-    assert save(client, auth_headers, [link(10, "eu-1", 1), link(30, "eu-1", 1)]).status_code == 200
+    assert save(deferring, auth_headers, [link(10, "eu-1", 1), link(30, "eu-1", 1)]).status_code == 200
     assert queued_jobs(session) == ["reindex:stock:30"]
 
     with database.write_sessions.begin() as write:
@@ -895,21 +1012,42 @@ def test_link_changes_queue_one_rebuild_per_affected_stock(
     # Deleting: the stocks that lost a link, not those named by links that did not exist.
     links = [{"stock_id": 10, "source_code": "eu-2"}, {"stock_id": 20, "source_code": "eu-3"}]
     assert client.post(DELETE, json={"links": links}, headers=auth_headers).status_code == 200
+    assert queued_jobs(session) == []  # the shared app refreshes this small change inline
+    links = [{"stock_id": 10, "source_code": "eu-3"}]
+    assert deferring.post(DELETE, json={"links": links}, headers=auth_headers).status_code == 200
     assert queued_jobs(session) == ["reindex:stock:10"]
-    links = [{"stock_id": 20, "source_code": "us-1"}, {"stock_id": 10, "source_code": "eu-3"}]
-    assert client.post(DELETE, json={"links": links}, headers=auth_headers).status_code == 200
+    links = [{"stock_id": 20, "source_code": "us-1"}, {"stock_id": 10, "source_code": "eu-1"}]
+    assert deferring.post(DELETE, json={"links": links}, headers=auth_headers).status_code == 200
     assert queued_jobs(session) == ["reindex:stock:10", "reindex:stock:20"]
+    # Only the inline delete wrote rows; the deferred ones leave stock 10's row to its job.
+    assert index_rows(session) == {(10, "SKU-1"): (5.5, True)}
 
 
-def test_failed_saves_queue_nothing(
-    client: TestClient, auth_headers: dict[str, str], session: Session
+def test_links_of_sources_without_items_queue_nothing_above_the_limit(
+    client: TestClient, auth_headers: dict[str, str], database: Database, session: Session, settings: Settings
 ) -> None:
     create_link_fixture(client, auth_headers, with_links=False)
-    assert save(client, auth_headers, [link(10, "eu-1", 1), link(999, "eu-1", 1)]).status_code == 400
-    assert save(client, auth_headers, [link(10, "eu-1", 1), link(10, "eu-2", 0)]).status_code == 400
-    assert save(client, auth_headers, [link(10, "eu-1", 1), link(10, "eu-2", "high")]).status_code == 400
+    deferring = deferring_client(settings, database)
+    assert save(deferring, auth_headers, [link(10, "eu-1", 1), link(20, "us-1", 1)]).status_code == 200
+    links = [{"stock_id": 10, "source_code": "eu-1"}]
+    assert deferring.post(DELETE, json={"links": links}, headers=auth_headers).status_code == 200
     assert queued_jobs(session) == []
-    assert stored_links(session) == SEED_LINKS
+    assert index_rows(session) == {}
+
+
+def test_failed_saves_change_no_index_and_queue_nothing(
+    client: TestClient, auth_headers: dict[str, str], database: Database, session: Session, settings: Settings
+) -> None:
+    create_link_fixture(client, auth_headers, with_links=False)
+    put_source_items(client, auth_headers, list(SOURCE_ITEM_FIXTURE))
+    # Inline (shared app) and deferred (limit 0): the refresh or the job rolls back with the links.
+    for http in (client, deferring_client(settings, database)):
+        assert save(http, auth_headers, [link(10, "eu-1", 1), link(999, "eu-1", 1)]).status_code == 400
+        assert save(http, auth_headers, [link(10, "eu-1", 1), link(10, "eu-2", 0)]).status_code == 400
+        assert save(http, auth_headers, [link(10, "eu-1", 1), link(10, "eu-2", "high")]).status_code == 400
+        assert queued_jobs(session) == []
+        assert stored_links(session) == SEED_LINKS
+        assert index_rows(session) == {}
 
 
 # --- GET /V1/inventory/stock-source-links ------------------------------------------------------
@@ -1057,6 +1195,9 @@ def test_concurrent_overlapping_batches_serialize(
     result must be that of some serial order: all pairs carry one batch's priority."""
     codes = [f"conc-{index}" for index in range(6)]
     insert_sources(database, codes)
+    insert_source_items(
+        database, [(code, f"SKU-{index % 3}", index + 1, 1) for index, code in enumerate(codes)]
+    )
     stock_ids = [create_stock(client, auth_headers, f"Concurrent {index}") for index in range(3)]
     pairs = [(stock_id, code) for stock_id in stock_ids for code in codes]
     barrier = threading.Barrier(THREADS)
@@ -1085,12 +1226,24 @@ def test_concurrent_overlapping_batches_serialize(
     assert set(final) == set(pairs)
     assert len(set(final.values())) == 1, final
     assert set(final.values()) <= {priority for priority, _, _ in outcomes}
-    assert queued_jobs(session) == sorted(f"reindex:stock:{stock_id}" for stock_id in stock_ids)
+    # Each batch refreshed its stocks inline, under the same locks as its links.
+    assert queued_jobs(session) == []
+    expected = {
+        (stock_id, f"SKU-{sku}"): (float(sku + 1 + sku + 4), True)
+        for stock_id in stock_ids
+        for sku in range(3)
+    }
+    assert index_rows(session, tuple(stock_ids)) == expected
 
 
 @pytest.mark.concurrency
 def test_concurrent_batches_on_adjacent_stocks_and_deletes(
-    client: TestClient, auth_headers: dict[str, str], database: Database, session: Session, live_server: str
+    client: TestClient,
+    auth_headers: dict[str, str],
+    database: Database,
+    session: Session,
+    live_server: str,
+    settings: Settings,
 ) -> None:
     """Batches on two neighbouring stocks of a ring (so every stock is shared by two threads,
     locked from either side), some saving and some deleting every pair of their stocks, rows
@@ -1098,6 +1251,9 @@ def test_concurrent_batches_on_adjacent_stocks_and_deletes(
     priority written by a thread that owns the stock."""
     codes = [f"ring-{index:02d}" for index in range(10)]
     insert_sources(database, codes)
+    insert_source_items(
+        database, [(code, f"RING-{index % 4}", index, index % 2) for index, code in enumerate(codes)]
+    )
     stock_ids = [create_stock(client, auth_headers, f"Ring {index}") for index in range(4)]
     barrier = threading.Barrier(THREADS)
 
@@ -1135,3 +1291,5 @@ def test_concurrent_batches_on_adjacent_stocks_and_deletes(
         owners = [thread for thread in range(THREADS) if stock_id in owned(thread)]
         (priority,) = set(final.values())
         assert priority // 100 in owners and priority % 100 <= REQUESTS_PER_THREAD
+    assert queued_jobs(session) == []
+    assert index_differences(session, settings) == []

@@ -1,5 +1,5 @@
 """HTTP tests of the source routes (spec sources.md): list, get, create, update, validation,
-save semantics, index jobs. Every test runs on SQLite, PostgreSQL and MariaDB."""
+save semantics, index freshness. Every test runs on SQLite, PostgreSQL and MariaDB."""
 
 from __future__ import annotations
 
@@ -12,7 +12,17 @@ from fastapi.testclient import TestClient
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from factories import LINK_FIXTURE_SOURCES, assert_envelope, create_source, create_stock
+from factories import (
+    LINK_FIXTURE_SOURCES,
+    assert_envelope,
+    create_source,
+    create_stock,
+    deferring_client,
+    index_differences,
+    index_rows,
+    put_source_items,
+    source_item,
+)
 from openmsi import db, jobs
 from openmsi.models import Job, Source
 
@@ -1441,7 +1451,8 @@ def test_guests_are_refused(
 
 
 # --------------------------------------------------------------------------------------------
-# Enabling and disabling a linked source queues a rebuild of its stocks
+# Enabling and disabling a linked source refreshes its stocks' index: inline up to
+# index_inline_limit items at the source, through a rebuild job above it
 # --------------------------------------------------------------------------------------------
 
 
@@ -1465,52 +1476,100 @@ def _queued_stock_ids(session: Session) -> list[int]:
 
 
 @pytest.fixture
-def linked_sources(client: TestClient, auth_headers: dict[str, str], database: db.Database) -> list[int]:
-    """eu-1 linked to two stocks, eu-2 to a third one, lone not linked; no job queued."""
+def linked_sources(
+    client: TestClient, auth_headers: dict[str, str], database: db.Database, session: Session
+) -> list[int]:
+    """eu-1 linked to two stocks, eu-2 to a third one, lone not linked, each holding one SKU;
+    the index holds their rows and no job is queued."""
     for code in ("eu-1", "eu-2", "lone"):
         create_source(client, auth_headers, _with(code, name=f"Source {code}"))
     first, second, third = (create_stock(client, auth_headers, name) for name in ("A", "B", "C"))
+    put_source_items(
+        client,
+        auth_headers,
+        [source_item("SKU-A", "eu-1", 4), source_item("SKU-B", "eu-2", 2), source_item("SKU-L", "lone", 1)],
+    )
     _link(client, auth_headers, [(first, "eu-1"), (second, "eu-1"), (third, "eu-2")])
     _clear_jobs(database)
+    assert index_rows(session) == _fixture_index(first, second, third)
     return [first, second, third]
 
 
-def test_disabling_a_linked_source_queues_its_stocks(
-    client: TestClient, auth_headers: dict[str, str], session: Session, linked_sources: list[int]
-) -> None:
-    first, second, _third = linked_sources
+def _fixture_index(first: int, second: int, third: int) -> dict[tuple[int, str], tuple[float, bool]]:
+    return {(first, "SKU-A"): (4.0, True), (second, "SKU-A"): (4.0, True), (third, "SKU-B"): (2.0, True)}
+
+
+@pytest.fixture
+def deferring(settings: Any, database: db.Database) -> TestClient:
+    return deferring_client(settings, database)
+
+
+def _disable(http: TestClient, headers: dict[str, str], code: str, enabled: bool = False) -> None:
     assert_void(
-        put_source(client, auth_headers, "eu-1", {"source": _with(None, name="Source eu-1", enabled=False)})
+        put_source(http, headers, code, {"source": _with(None, name=f"Source {code}", enabled=enabled)})
     )
-    assert _queued_stock_ids(session) == [first, second]
 
 
-def test_enabling_a_linked_source_queues_its_stocks(
+def test_disabling_a_linked_source_refreshes_its_stocks_inline(
     client: TestClient,
     auth_headers: dict[str, str],
     session: Session,
-    database: db.Database,
+    settings: Any,
     linked_sources: list[int],
 ) -> None:
     third = linked_sources[2]
-    assert_void(
-        put_source(client, auth_headers, "eu-2", {"source": _with(None, name="Source eu-2", enabled=False)})
-    )
-    _clear_jobs(database)
+    _disable(client, auth_headers, "eu-1")
+    assert index_rows(session) == {(third, "SKU-B"): (2.0, True)}
+    assert _queued_stock_ids(session) == []
+    assert index_differences(session, settings) == []
+
+
+def test_disabling_a_linked_source_above_the_limit_queues_its_stocks(
+    deferring: TestClient,
+    auth_headers: dict[str, str],
+    session: Session,
+    linked_sources: list[int],
+) -> None:
+    first, second, third = linked_sources
+    _disable(deferring, auth_headers, "eu-1")
+    assert _queued_stock_ids(session) == [first, second]
+    # The rows are the job's to change.
+    assert index_rows(session) == _fixture_index(first, second, third)
+
+
+def test_enabling_a_linked_source_refreshes_its_stocks(
+    client: TestClient,
+    deferring: TestClient,
+    auth_headers: dict[str, str],
+    session: Session,
+    database: db.Database,
+    settings: Any,
+    linked_sources: list[int],
+) -> None:
+    first, second, third = linked_sources
+    _disable(client, auth_headers, "eu-2")
+    assert index_rows(session) == {(first, "SKU-A"): (4.0, True), (second, "SKU-A"): (4.0, True)}
     # POST is the same save: an upsert of the existing code.
     assert_void(
         post_source(client, auth_headers, {"source": _with("eu-2", name="Source eu-2", enabled=True)})
+    )
+    assert index_rows(session) == _fixture_index(first, second, third)
+    assert _queued_stock_ids(session) == []
+    assert index_differences(session, settings) == []
+
+    _disable(client, auth_headers, "eu-2")
+    assert_void(
+        post_source(deferring, auth_headers, {"source": _with("eu-2", name="Source eu-2", enabled=True)})
     )
     assert _queued_stock_ids(session) == [third]
 
 
 def test_repeated_disabling_queues_one_job_per_stock(
-    client: TestClient, auth_headers: dict[str, str], session: Session, linked_sources: list[int]
+    deferring: TestClient, auth_headers: dict[str, str], session: Session, linked_sources: list[int]
 ) -> None:
     first, second, _third = linked_sources
     for enabled in (False, True, False):
-        source = _with(None, name="Source eu-1", enabled=enabled)
-        assert_void(put_source(client, auth_headers, "eu-1", {"source": source}))
+        _disable(deferring, auth_headers, "eu-1", enabled)
     assert _queued_stock_ids(session) == [first, second]
 
 
@@ -1523,33 +1582,41 @@ def test_repeated_disabling_queues_one_job_per_stock(
         pytest.param({"name": "Source eu-1", "city": "Paris", "latitude": 1.5}, id="other-fields"),
     ],
 )
-def test_saves_that_keep_enabled_queue_nothing(
+def test_saves_that_keep_enabled_change_no_index(
     client: TestClient,
+    deferring: TestClient,
     auth_headers: dict[str, str],
     session: Session,
     linked_sources: list[int],
     changes: dict[str, Any],
 ) -> None:
-    assert_void(put_source(client, auth_headers, "eu-1", {"source": _with(None, **changes)}))
-    assert _queued_stock_ids(session) == []
+    for http in (client, deferring):
+        assert_void(put_source(http, auth_headers, "eu-1", {"source": _with(None, **changes)}))
+        assert _queued_stock_ids(session) == []
+        assert index_rows(session) == _fixture_index(*linked_sources)
 
 
-def test_disabling_an_unlinked_source_queues_nothing(
-    client: TestClient, auth_headers: dict[str, str], session: Session, linked_sources: list[int]
+def test_disabling_an_unlinked_source_changes_no_index(
+    deferring: TestClient, auth_headers: dict[str, str], session: Session, linked_sources: list[int]
 ) -> None:
-    assert_void(
-        put_source(client, auth_headers, "lone", {"source": _with(None, name="Source lone", enabled=False)})
-    )
+    _disable(deferring, auth_headers, "lone")
     assert _queued_stock_ids(session) == []
-    assert get_source(client, auth_headers, "lone")["enabled"] is False
+    assert index_rows(session) == _fixture_index(*linked_sources)
+    assert get_source(deferring, auth_headers, "lone")["enabled"] is False
 
 
-def test_failed_save_queues_nothing(
-    client: TestClient, auth_headers: dict[str, str], session: Session, linked_sources: list[int]
+def test_failed_save_changes_no_index(
+    client: TestClient,
+    deferring: TestClient,
+    auth_headers: dict[str, str],
+    session: Session,
+    linked_sources: list[int],
 ) -> None:
     # Disabling together with a value the column cannot hold: nothing is written, nothing queued.
     source = _with(None, name="Source eu-1", enabled=False, latitude=100)
-    assert_envelope(put_source(client, auth_headers, "eu-1", {"source": source}), 400, COULD_NOT_SAVE)
-    assert _queued_stock_ids(session) == []
-    row = stored(session, "eu-1")
-    assert row is not None and row.enabled
+    for http in (client, deferring):
+        assert_envelope(put_source(http, auth_headers, "eu-1", {"source": source}), 400, COULD_NOT_SAVE)
+        assert _queued_stock_ids(session) == []
+        assert index_rows(session) == _fixture_index(*linked_sources)
+        row = stored(session, "eu-1")
+        assert row is not None and row.enabled

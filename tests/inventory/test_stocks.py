@@ -11,12 +11,13 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from factories import create_websites
+from factories import create_websites, index_differences, index_rows, put_source_items, source_item
 from openmsi.db import Database
 from openmsi.models import Job, SalesChannel, Stock, StockSourceLink
+from openmsi.settings import Settings
 
 STOCKS = "/rest/V1/inventory/stocks"
 RESOLVER = "/rest/V1/inventory/stock-resolver"
@@ -969,13 +970,15 @@ def _create_source_linked_to(client: TestClient, headers: dict[str, str], stock_
 
 
 def test_delete_stock(
-    client: TestClient, auth_headers: dict[str, str], database: Database, session: Session
+    client: TestClient, auth_headers: dict[str, str], session: Session, settings: Settings
 ) -> None:
     """Pinned by InventoryApi/Test/Api/StockRepository/DeleteTest.php."""
     saved_id(post_stock(client, auth_headers, stock_payload("EU-stock", stock_id=10)))
     _create_source_linked_to(client, auth_headers, 10)
-    with database.write_sessions.begin() as writer:
-        writer.execute(delete(Job))  # forget the rebuild queued by the link save
+    put_source_items(
+        client, auth_headers, [source_item("SKU-1", "eu-1", 5, 1), source_item("SKU-2", "default", 3)]
+    )
+    assert index_rows(session) == {(10, "SKU-1"): (5.0, True), (1, "SKU-2"): (3.0, True)}
 
     exact(client.delete(f"{STOCKS}/10", headers=auth_headers), 200, [])
 
@@ -987,10 +990,11 @@ def test_delete_stock(
     assert db_stocks(session) == {1: "Default Stock"}
     links = session.execute(select(StockSourceLink.stock_id, StockSourceLink.source_code)).all()
     assert [tuple(link) for link in links] == [(1, "default")]
-    # openmsi.md: deleting a stock changes its index through a durable rebuild job.
-    jobs = session.execute(select(Job.kind, Job.status).where(Job.dedupe_key == "reindex:stock:10")).all()
-    assert [tuple(job) for job in jobs] == [("reindex.stock", "queued")]
-    assert session.scalar(select(func.count()).select_from(Job)) == 1
+    # openmsi.md: deleting a stock drops its index rows in the same transaction, nothing queued;
+    # other stocks keep theirs.
+    assert index_rows(session) == {(1, "SKU-2"): (3.0, True)}
+    assert session.scalar(select(func.count()).select_from(Job)) == 0
+    assert index_differences(session, settings) == []
     # The source itself stays.
     assert client.get("/rest/V1/inventory/sources/eu-1", headers=auth_headers).status_code == 200
 

@@ -63,7 +63,7 @@ def upgrade() -> None:
         "inventory_stock_index",
         sa.Column("stock_id", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("sku", ci(64), nullable=False),
-        sa.Column("quantity", sa.Numeric(12, 4), nullable=False),
+        sa.Column("quantity", sa.Numeric(24, 4), nullable=False),
         sa.Column("is_salable", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("stock_id", "sku", name="pk_inventory_stock_index"),
         **TABLE_OPTIONS,
