@@ -1,13 +1,33 @@
 """`openmsi migrate` and the start-up rule of `openmsi serve` (SQLite migrates itself, shared
-servers must be migrated on purpose)."""
+servers must be migrated on purpose); the index commands `reindex`, `worker`, `index verify`
+and `index status`."""
 
 from __future__ import annotations
 
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 
 import pytest
+from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from index_helpers import (
+    EXPECTED_INDEX,
+    STATUS,
+    corrupt_index,
+    create_stock_with_items,
+    differences,
+    enqueue,
+    index_rows,
+    invoke,
+    job_rows,
+)
 from openmsi import db, schema
 from openmsi.app import PendingMigrations, prepare_database
 from openmsi.cli import app
@@ -66,3 +86,170 @@ def test_prepare_database_migrates_sqlite_only(engine_name: str, empty_database_
             prepare_database(database)
     finally:
         database.dispose()
+
+
+# --- Index operations: reindex, worker, index verify, index status -----------------------------
+
+
+@pytest.fixture
+def stocked(client: TestClient, auth_headers: dict[str, str], database: db.Database) -> db.Database:
+    """Stock 10 with two items, the default stock with one, and every index row corrupted."""
+    create_stock_with_items(client, auth_headers)
+    assert differences(database) == []
+    corrupt_index(database)
+    return database
+
+
+def test_reindex_rebuilds_every_stock(stocked: db.Database, database_url: str) -> None:
+    result = invoke(database_url, "reindex")
+    assert result.exit_code == 0, result.output
+    assert re.search(r"Rebuilt 2 stock\(s\): 3 index row\(s\) in \d+\.\d\d s\.", result.stdout)
+    assert "Rebuilding" in result.stderr  # the progress bar
+    assert differences(stocked) == []
+    assert index_rows(stocked) == EXPECTED_INDEX
+
+
+def test_reindex_of_one_stock_leaves_the_others_alone(stocked: db.Database, database_url: str) -> None:
+    result = invoke(database_url, "reindex", "--stock", "10")
+    assert result.exit_code == 0, result.output
+    assert "Rebuilt 1 stock(s): 2 index row(s)" in result.stdout
+    assert [row[:2] for row in differences(stocked)] == [(1, "sku-c")]
+
+    result = invoke(database_url, "reindex", "--stock", "1", "--stock", "10")
+    assert result.exit_code == 0, result.output
+    assert "Rebuilt 2 stock(s): 3 index row(s)" in result.stdout
+    assert differences(stocked) == []
+
+
+def test_reindex_of_an_unknown_stock_fails_and_changes_nothing(
+    stocked: db.Database, database_url: str
+) -> None:
+    before = index_rows(stocked)
+    result = invoke(database_url, "reindex", "--stock", "10", "--stock", "99")
+    assert result.exit_code == 1
+    assert "No stock with id 99." in result.stderr
+    assert index_rows(stocked) == before
+    result = invoke(database_url, "reindex", "--stock", "99", "--enqueue")
+    assert result.exit_code == 1
+    assert job_rows(stocked) == []
+
+
+def test_reindex_enqueue_only_queues_and_worker_once_runs_the_jobs(
+    stocked: db.Database, database_url: str
+) -> None:
+    before = index_rows(stocked)
+    result = invoke(database_url, "reindex", "--enqueue", "--stock", "10")
+    assert result.exit_code == 0, result.output
+    assert "Queued a rebuild of 1 stock(s)" in result.stdout
+    assert index_rows(stocked) == before
+    assert [(job.status, job.payload["stock_id"]) for job in job_rows(stocked)] == [("queued", 10)]
+    # Queued twice: still one job.
+    assert invoke(database_url, "reindex", "--enqueue").exit_code == 0
+    assert [(job.status, job.payload["stock_id"]) for job in job_rows(stocked)] == [
+        ("queued", 10),
+        ("queued", 1),
+    ]
+
+    result = invoke(database_url, "worker", "--once")
+    assert result.exit_code == 0, result.output
+    assert "Ran 2 job(s)." in result.stdout
+    assert [(job.status, job.attempts) for job in job_rows(stocked)] == [("done", 1), ("done", 1)]
+    assert differences(stocked) == []
+
+    result = invoke(database_url, "worker", "--once")
+    assert result.exit_code == 0, result.output
+    assert "Ran 0 job(s)." in result.stdout
+
+
+def test_index_verify_reports_every_difference(
+    client: TestClient, auth_headers: dict[str, str], database: db.Database, database_url: str
+) -> None:
+    create_stock_with_items(client, auth_headers)
+    result = invoke(database_url, "index", "verify")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "The index of 2 stock(s) matches a fresh aggregation.\n"
+
+    corrupt_index(database)
+    result = invoke(database_url, "index", "verify")
+    assert result.exit_code == 1
+    assert result.stdout.splitlines() == [
+        "stock 1 sku sku-c: index quantity=7 is_salable=no, fresh quantity=7 is_salable=yes",
+        "stock 10 sku sku-a: index quantity=99 is_salable=yes, fresh quantity=8 is_salable=yes",
+        "stock 10 sku sku-b: index quantity=- is_salable=-, fresh quantity=0 is_salable=no",
+    ]
+    assert "3 difference(s) in 2 of 2 stock(s): run `openmsi reindex`." in result.stderr
+
+    result = invoke(database_url, "index", "verify", "--stock", "1")
+    assert result.exit_code == 1
+    assert len(result.stdout.splitlines()) == 1
+    assert "1 difference(s) in 1 of 1 stock(s)" in result.stderr
+
+    assert invoke(database_url, "index", "verify", "--stock", "42").exit_code == 1
+    assert invoke(database_url, "reindex").exit_code == 0
+    assert invoke(database_url, "index", "verify").exit_code == 0
+
+
+def test_index_status_prints_what_the_endpoint_answers(
+    stocked: db.Database, database_url: str, client: TestClient, auth_headers: dict[str, str]
+) -> None:
+    enqueue(stocked, 10)
+    result = invoke(database_url, "index", "status", "--json")
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.stdout)
+    answered = client.get(STATUS, headers=auth_headers).json()
+    for report in (printed, answered):
+        for entry in report["stocks"]:
+            if entry["oldest_pending_age_seconds"] is not None:
+                entry["oldest_pending_age_seconds"] = "some"
+    assert printed == answered
+    assert [entry["pending_jobs"] for entry in printed["stocks"]] == [0, 1]
+
+    result = invoke(database_url, "index", "status")
+    assert result.exit_code == 0, result.output
+    lines = [line.split() for line in result.stdout.splitlines()]
+    assert lines[0] == ["stock", "index", "rows", "pending", "oldest", "(s)", "failed"]
+    assert lines[1] == ["1", "1", "0", "-", "0"]
+    assert lines[2][:3] == ["10", "1", "1"] and lines[2][4] == "0"  # sku-b's row is missing
+    assert float(lines[2][3]) >= 0
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["reindex"], ["reindex", "--enqueue"], ["worker", "--once"], ["index", "verify"], ["index", "status"]],
+)
+def test_index_commands_refuse_a_server_database_with_pending_migrations(
+    engine_name: str, empty_database_url: str, command: list[str]
+) -> None:
+    if engine_name == "sqlite":
+        pytest.skip("SQLite is migrated by the command itself")
+    result = invoke(empty_database_url, *command)
+    assert result.exit_code == 1
+    assert "run `openmsi migrate` first" in result.stderr
+
+
+def test_worker_runs_until_sigterm_then_stops_gracefully(stocked: db.Database, database_url: str) -> None:
+    enqueue(stocked, 1, 10)
+    env = {**os.environ, "OPENMSI_DATABASE_URL": database_url, "OPENMSI_WORKER_POLL_SECONDS": "0.1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "openmsi", "worker"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while {job.status for job in job_rows(stocked)} != {"done"}:
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "the worker did not run the jobs"
+            time.sleep(0.1)
+        assert differences(stocked) == []
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, stderr
+    assert "waiting for jobs" in stderr
+    assert "SIGTERM: stopping after the current job." in stderr
+    assert stderr.rstrip().endswith("Worker stopped.")

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+import signal
+import sys
+import time
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Annotated
+from types import FrameType
+from typing import Annotated, Any
 
 import typer
 from sqlalchemy.orm import Session
@@ -16,8 +21,10 @@ app = typer.Typer(help="openmsi: a standalone, Magento-compatible Multi-Source I
                   no_args_is_help=True, add_completion=False)  # fmt: skip
 admin_app = typer.Typer(help="Admin users (they obtain tokens with POST /rest/V1/integration/admin/token).")
 website_app = typer.Typer(help="Websites: the sales channels that stocks serve.")
+index_app = typer.Typer(help="The aggregated stock index: compare it with its sources, see its lag.")
 app.add_typer(admin_app, name="admin")
 app.add_typer(website_app, name="website")
+app.add_typer(index_app, name="index")
 
 
 def _database() -> db.Database:
@@ -121,3 +128,158 @@ def _require_schema(database: db.Database) -> None:
         schema.upgrade(database.engine)
     elif not schema.is_up_to_date(database.engine):
         raise _fail("The database schema is not up to date: run `openmsi migrate` first.")
+
+
+StockOption = Annotated[
+    list[int] | None, typer.Option("--stock", help="Stock id; repeat for several. Default: every stock.")
+]
+
+
+def _stock_ids(database: db.Database, requested: Sequence[int] | None) -> list[int]:
+    """The requested stocks (all when none is named); an unknown id ends the command."""
+    from openmsi.indexer import service as indexer
+
+    with database.read_sessions() as session:
+        existing = indexer.all_stock_ids(session)
+    if not requested:
+        return existing
+    unknown = sorted(set(requested) - set(existing))
+    if unknown:
+        raise _fail(f"No stock with id {', '.join(map(str, unknown))}.")
+    return sorted(set(requested))
+
+
+@app.command()
+def reindex(
+    stock: StockOption = None,
+    enqueue: Annotated[
+        bool, typer.Option("--enqueue", help="Only queue rebuild jobs for `openmsi worker`.")
+    ] = False,
+) -> None:
+    """Rebuild the index of one or all stocks, each stock in its own transaction."""
+    from openmsi import jobs
+    from openmsi.indexer import service as indexer
+    from openmsi.sales.configuration import StockItemConfiguration
+
+    database = _database()
+    try:
+        _require_schema(database)
+        stock_ids = _stock_ids(database, stock)
+        if enqueue:
+            with database.write_sessions.begin() as session:
+                jobs.enqueue_stock_reindex(session, stock_ids, reason="openmsi reindex --enqueue")
+            typer.echo(f"Queued a rebuild of {len(stock_ids)} stock(s); `openmsi worker` runs them.")
+            return
+        config = StockItemConfiguration.from_settings(get_settings())
+        started = time.monotonic()
+        rows = 0
+        with typer.progressbar(stock_ids, label="Rebuilding", file=sys.stderr) as progress:
+            for stock_id in progress:
+                with database.write_sessions.begin() as session:
+                    rows += indexer.rebuild_stock(session, config, stock_id)
+        elapsed = time.monotonic() - started
+        typer.echo(f"Rebuilt {len(stock_ids)} stock(s): {rows} index row(s) in {elapsed:.2f} s.")
+    finally:
+        database.dispose()
+
+
+@app.command()
+def worker(
+    once: Annotated[
+        bool, typer.Option("--once", help="Run the jobs that are due, then exit (for cron and tests).")
+    ] = False,
+) -> None:
+    """Run reindex jobs until SIGINT or SIGTERM; the job in progress is finished first."""
+    from openmsi.indexer import service as indexer
+
+    settings = get_settings()
+    database = _database()
+    try:
+        _require_schema(database)
+        runner = indexer.make_worker(database, settings)
+        if once:
+            count = runner.run_until_idle()
+            typer.echo(f"Ran {count} job(s).")
+            return
+
+        def stop(signum: int, _frame: FrameType | None) -> None:
+            typer.echo(f"{signal.Signals(signum).name}: stopping after the current job.", err=True)
+            runner.stop()
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+        typer.echo(f"Worker {runner.worker_id} waiting for jobs.", err=True)
+        runner.run_forever()
+        typer.echo("Worker stopped.", err=True)
+    finally:
+        database.dispose()
+
+
+def _flag(value: Any) -> str:
+    return "-" if value is None else ("yes" if value else "no")
+
+
+def _quantity(value: Any) -> str:
+    return "-" if value is None else f"{float(value):g}"
+
+
+@index_app.command("verify")
+def index_verify(stock: StockOption = None) -> None:
+    """Compare the index with a fresh aggregation; exit code 1 if they differ anywhere."""
+    from openmsi.indexer import service as indexer
+    from openmsi.sales.configuration import StockItemConfiguration
+
+    database = _database()
+    try:
+        _require_schema(database)
+        stock_ids = _stock_ids(database, stock)
+        config = StockItemConfiguration.from_settings(get_settings())
+        with database.read_sessions() as session:
+            differences = indexer.verify(session, config, stock_ids)
+    finally:
+        database.dispose()
+    for row in differences:
+        typer.echo(
+            f"stock {row[0]} sku {row[1]}: index quantity={_quantity(row[2])} "
+            f"is_salable={_flag(row[3])}, fresh quantity={_quantity(row[4])} is_salable={_flag(row[5])}"
+        )
+    if differences:
+        affected = len({row[0] for row in differences})
+        raise _fail(
+            f"{len(differences)} difference(s) in {affected} of {len(stock_ids)} stock(s): "
+            "run `openmsi reindex`."
+        )
+    typer.echo(f"The index of {len(stock_ids)} stock(s) matches a fresh aggregation.")
+
+
+@index_app.command("status")
+def index_status(
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the JSON of GET /rest/V1/openmsi/index-status.")
+    ] = False,
+) -> None:
+    """Index rows, pending and failed rebuild jobs per stock (as GET /V1/openmsi/index-status)."""
+    from openmsi.indexer import service as indexer
+
+    database = _database()
+    try:
+        _require_schema(database)
+        with database.read_sessions() as session:
+            report = indexer.status(session)
+    finally:
+        database.dispose()
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    typer.echo(f"{'stock':>7} {'index rows':>11} {'pending':>8} {'oldest (s)':>11} {'failed':>7}")
+    for entry in report["stocks"]:
+        age = entry["oldest_pending_age_seconds"]
+        typer.echo(
+            f"{entry['stock_id']:>7} {entry['index_rows']:>11} {entry['pending_jobs']:>8} "
+            f"{'-' if age is None else f'{age:.1f}':>11} {entry['failed_jobs']:>7}"
+        )
+    for job in report["failed_jobs"]:
+        typer.echo(
+            f"failed job {job['job_id']} (stock {job['stock_id']}, {job['attempts']} attempts, "
+            f"queued {job['created_at']}): {job['last_error']}"
+        )

@@ -11,7 +11,8 @@ Workers (``Worker``) claim one job at a time in a short transaction of their own
 serialises claimers), holding it under a lease. The handler's effect and the ``done`` mark
 commit together, so a worker killed mid-job leaves nothing behind but an expired lease, and
 the next worker runs the job again. A failing job is retried with exponential back-off and
-marked ``failed``, with its last error, after ``max_attempts``.
+marked ``failed``, with its last error, after ``max_attempts``; so is a job whose lease ran
+out on its last attempt.
 """
 
 from __future__ import annotations
@@ -84,36 +85,58 @@ class ClaimedJob:
 def claim(
     session: Session, worker_id: str, lease: timedelta, now: datetime | None = None
 ) -> ClaimedJob | None:
-    """Take the oldest due job, or one whose lease ran out; commits at once."""
+    """Take the oldest due job, or one whose lease ran out; commits at once.
+
+    A job whose lease ran out on its last allowed attempt is not run again but marked
+    ``failed``: a job that kills every worker running it (out of memory, a crash in a driver)
+    would otherwise be retried for ever, since its handler never gets to record the failure.
+    """
     now = now or utcnow()
     due = or_(
         and_(jobs.c.status == QUEUED, jobs.c.run_after <= now),
         and_(jobs.c.status == RUNNING, jobs.c.locked_until < now),
     )
     query = (
-        select(jobs.c.id, jobs.c.kind, jobs.c.payload, jobs.c.attempts, jobs.c.max_attempts)
+        select(jobs.c.id, jobs.c.kind, jobs.c.payload, jobs.c.status, jobs.c.attempts, jobs.c.max_attempts)
         .where(due)
         .order_by(jobs.c.id)
         .limit(1)
         .with_for_update(skip_locked=True)
     )
-    row = session.execute(query).first()
-    if row is None:
-        session.commit()
-        return None
-    session.execute(
-        update(jobs)
-        .where(jobs.c.id == row.id)
-        .values(
-            status=RUNNING,
-            locked_by=worker_id,
-            locked_until=now + lease,
-            attempts=jobs.c.attempts + 1,
-            dedupe_key=None,
+    while True:
+        row = session.execute(query).first()
+        if row is None:
+            session.commit()
+            return None
+        if row.status == RUNNING and row.attempts >= row.max_attempts:
+            session.execute(
+                update(jobs)
+                .where(jobs.c.id == row.id)
+                .values(
+                    status=FAILED,
+                    finished_at=now,
+                    locked_by=None,
+                    locked_until=None,
+                    dedupe_key=None,
+                    last_error=f"lease expired on attempt {row.attempts} of {row.max_attempts}: "
+                    "the worker running it died or stalled",
+                )
+            )
+            session.commit()
+            continue
+        session.execute(
+            update(jobs)
+            .where(jobs.c.id == row.id)
+            .values(
+                status=RUNNING,
+                locked_by=worker_id,
+                locked_until=now + lease,
+                attempts=jobs.c.attempts + 1,
+                dedupe_key=None,
+            )
         )
-    )
-    session.commit()
-    return ClaimedJob(row.id, row.kind, dict(row.payload), row.attempts + 1, row.max_attempts)
+        session.commit()
+        return ClaimedJob(row.id, row.kind, dict(row.payload), row.attempts + 1, row.max_attempts)
 
 
 def mark_done(session: Session, job: ClaimedJob, worker_id: str) -> bool:

@@ -98,7 +98,15 @@ def rebuild_stock(session: Session, config: StockItemConfiguration, stock_id: in
     if session.get(Stock, stock_id) is None:
         repository.delete_stock_rows(session, stock_id)
         return 0
-    return repository.rebuild_stocks(session, config, [stock_id])
+    repository.rebuild_stocks(session, config, [stock_id])
+    # Counted, not taken from the INSERT's rowcount: psycopg 3 reports -1 for INSERT … SELECT
+    # once SQLAlchemy has closed the cursor (without the ``preserve_rowcount`` option).
+    return int(
+        session.scalar(
+            select(func.count()).select_from(StockIndexRow).where(StockIndexRow.stock_id == stock_id)
+        )
+        or 0
+    )
 
 
 def job_handlers(config: StockItemConfiguration) -> dict[str, jobs.Handler]:
@@ -130,15 +138,19 @@ def verify(
 
 
 def status(session: Session) -> dict[str, Any]:
-    """Per stock: index rows, pending rebuild jobs and the age of the oldest; failed jobs."""
+    """Per stock: index rows, waiting rebuild jobs (queued or running) and the age in seconds
+    of the oldest, failed rebuild jobs; and the failed jobs themselves with their last error.
+
+    Stocks that no longer exist but still have index rows or jobs are listed too: that is
+    exactly what an operator looking at lag wants to see.
+    """
     now = utcnow()
     job_table = table_of(Job)
-    row_counts = dict(
-        session.execute(
-            select(StockIndexRow.stock_id, func.count()).group_by(StockIndexRow.stock_id)
-        ).tuples()
-    )
+    # Not dict(result): a Result has keys(), so dict() would take it for a mapping.
+    counted = session.execute(select(StockIndexRow.stock_id, func.count()).group_by(StockIndexRow.stock_id))
+    row_counts = {int(stock_id): int(count) for stock_id, count in counted}
     pending: dict[int, list[Any]] = {}
+    failed_per_stock: dict[int, int] = {}
     failed: list[dict[str, Any]] = []
     open_jobs = session.execute(
         select(
@@ -155,19 +167,23 @@ def status(session: Session) -> dict[str, Any]:
     for job in open_jobs:
         stock_id = int(job.payload["stock_id"])
         if job.status == jobs.FAILED:
+            failed_per_stock[stock_id] = failed_per_stock.get(stock_id, 0) + 1
+            # The traceback's last line names the exception; the whole text stays in the table.
+            lines = (job.last_error or "").strip().splitlines()
             failed.append(
                 {
                     "job_id": job.id,
                     "stock_id": stock_id,
                     "attempts": job.attempts,
                     "created_at": job.created_at.isoformat(),
-                    "last_error": (job.last_error or "").strip().splitlines()[-1:] or [""],
+                    "last_error": lines[-1] if lines else "",
                 }
             )
         else:
             pending.setdefault(stock_id, []).append(job.created_at)
     stocks = []
-    for stock_id in sorted(set(all_stock_ids(session)) | set(row_counts) | set(pending)):
+    known = set(all_stock_ids(session)) | set(row_counts) | set(pending) | set(failed_per_stock)
+    for stock_id in sorted(known):
         created = pending.get(stock_id, [])
         oldest = min(created) if created else None
         stocks.append(
@@ -175,9 +191,10 @@ def status(session: Session) -> dict[str, Any]:
                 "stock_id": stock_id,
                 "index_rows": int(row_counts.get(stock_id, 0)),
                 "pending_jobs": len(created),
-                "oldest_pending_age_seconds": round((now - oldest).total_seconds(), 3) if oldest else None,
+                "oldest_pending_age_seconds": (
+                    round(max((now - oldest).total_seconds(), 0.0), 3) if oldest else None
+                ),
+                "failed_jobs": failed_per_stock.get(stock_id, 0),
             }
         )
-    for entry in failed:
-        entry["last_error"] = entry["last_error"][0]
     return {"stocks": stocks, "failed_jobs": failed}

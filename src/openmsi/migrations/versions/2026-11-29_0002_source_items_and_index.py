@@ -36,7 +36,27 @@ def ci(length: int) -> Any:
     )
 
 
+# Timestamps written by 0001 as plain DATETIME, which MariaDB stores to the whole second.
+DATETIME_COLUMNS = {
+    "admin_user": {"created_at": False},
+    "admin_token": {"created_at": False, "expires_at": True},
+    "admin_login_failure": {"lock_expires_at": True},
+    "job": {"run_after": False, "locked_until": True, "created_at": False, "finished_at": True},
+}
+
+
+def _alter_datetimes(fsp: int | None) -> None:
+    if op.get_bind().dialect.name != "mysql":
+        return
+    for table, columns in DATETIME_COLUMNS.items():
+        for column, nullable in columns.items():
+            op.alter_column(
+                table, column, type_=mysql.DATETIME(fsp=fsp) if fsp else mysql.DATETIME(), nullable=nullable
+            )
+
+
 def upgrade() -> None:
+    _alter_datetimes(6)
     op.create_table(
         "inventory_source_item",
         sa.Column("source_item_id", BIG_ID, autoincrement=True, nullable=False),
@@ -96,6 +116,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    _alter_datetimes(None)
     for table in (
         "inventory_low_stock_notification_configuration",
         "inventory_reservation",
