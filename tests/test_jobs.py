@@ -261,6 +261,15 @@ def test_a_failing_job_is_retried_with_back_off_then_marked_failed(
         ("queued", "reindex:stock:10"),
     ]
 
+    # A successful rebuild of the stock closes the failure; its error stays for inspection.
+    result = invoke(database_url, "reindex", "--stock", "10")
+    assert result.exit_code == 0, result.output
+    closed, pending = job_rows(database)
+    assert (closed.status, pending.status) == ("done", "queued")
+    assert "RuntimeError: disk on fire" in (closed.last_error or "")
+    response = client.get(STATUS, headers=auth_headers)
+    assert response.json()["failed_jobs"] == []
+
 
 # --- A worker killed in the middle of a rebuild -----------------------------------------------
 

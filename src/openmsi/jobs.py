@@ -163,6 +163,17 @@ def mark_failed(session: Session, job: ClaimedJob, worker_id: str, error: str) -
     session.commit()
 
 
+def resolve_failed_rebuilds(session: Session, stock_id: int) -> None:
+    """Close the failed rebuilds of a stock that has just been rebuilt successfully: the
+    problem they report is gone. They keep their ``last_error`` for whoever investigates."""
+    failed = session.execute(
+        select(jobs.c.id, jobs.c.payload).where(jobs.c.kind == REINDEX_STOCK, jobs.c.status == FAILED)
+    )
+    ids = [job_id for job_id, payload in failed if int(payload["stock_id"]) == stock_id]
+    if ids:
+        session.execute(update(jobs).where(jobs.c.id.in_(ids)).values(status=DONE, finished_at=utcnow()))
+
+
 def purge_finished(session: Session, older_than: timedelta, batch: int = 500) -> int:
     """Delete a batch of ``done`` jobs finished before the retention window; commits."""
     cutoff = utcnow() - older_than

@@ -89,12 +89,14 @@ def drop_stock(session: Session, stock_id: int) -> None:
 
 
 def rebuild_stock(session: Session, config: StockItemConfiguration, stock_id: int) -> int:
-    """Rebuild one stock's index in the session's transaction; returns the row count.
+    """Rebuild one stock's index in the session's transaction; returns the row count. Failed
+    rebuild jobs of the stock are closed with it.
 
     The stock's row lock keeps a second rebuild, and every writer of that stock, waiting until
     this transaction ends; readers meanwhile see the previous rows.
     """
     lock_stocks(session, [stock_id])
+    jobs.resolve_failed_rebuilds(session, stock_id)
     if session.get(Stock, stock_id) is None:
         repository.delete_stock_rows(session, stock_id)
         return 0
