@@ -100,15 +100,7 @@ def rebuild_stock(session: Session, config: StockItemConfiguration, stock_id: in
     if session.get(Stock, stock_id) is None:
         repository.delete_stock_rows(session, stock_id)
         return 0
-    repository.rebuild_stocks(session, config, [stock_id])
-    # Counted, not taken from the INSERT's rowcount: psycopg 3 reports -1 for INSERT … SELECT
-    # once SQLAlchemy has closed the cursor (without the ``preserve_rowcount`` option).
-    return int(
-        session.scalar(
-            select(func.count()).select_from(StockIndexRow).where(StockIndexRow.stock_id == stock_id)
-        )
-        or 0
-    )
+    return repository.rebuild_stocks(session, config, [stock_id])
 
 
 def job_handlers(config: StockItemConfiguration) -> dict[str, jobs.Handler]:
