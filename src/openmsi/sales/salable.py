@@ -65,10 +65,13 @@ def salability(session: Session, stock_id: int, skus: Sequence[str]) -> dict[str
     distinct = list(dict.fromkeys(skus))
     # No stock exists beyond the column's range, and SQLite cannot even bind such integers.
     in_range = 0 <= stock_id <= STOCK_ID_MAX
+    if in_range and len(distinct) == 1:
+        return {distinct[0]: _one_sku(session, stock_id, distinct[0])}
     exists = in_range and repository.stock_exists(session, stock_id)
     result: dict[str, SkuSalability] = {}
     for chunk in chunks(distinct):
-        facts = repository.item_facts(session, stock_id if in_range else None, chunk)
+        # Out of range, no stock, link or index row can match: -1 stands for "none".
+        facts = repository.item_facts(session, stock_id if in_range else -1, chunk)
         rows: list[tuple[Decimal, bool] | None] = [None] * len(chunk)
         reserved = [Decimal(0)] * len(chunk)
         if in_range:
@@ -87,6 +90,21 @@ def salability(session: Session, stock_id: int, skus: Sequence[str]) -> dict[str
                 reserved=reservation,
             )
     return result
+
+
+def _one_sku(session: Session, stock_id: int, sku: str) -> SkuSalability:
+    facts = repository.one_sku_facts(session, stock_id, sku)
+    return SkuSalability(
+        sku=sku,
+        stock_exists=facts.stock_exists,
+        known=facts.items.known,
+        assigned=facts.items.assigned,
+        index_quantity=None if facts.index_row is None else facts.index_row[0],
+        index_is_salable=None if facts.index_row is None else facts.index_row[1],
+        available=facts.items.available,
+        any_in_stock=facts.items.any_in_stock,
+        reserved=facts.reserved,
+    )
 
 
 def skus_not_found(skus: Sequence[str]) -> errors.NoSuchEntity:
