@@ -79,8 +79,10 @@ def create_app(settings: Settings | None = None, database: db.Database | None = 
 
     # Straight into the app: each extra level of included routers makes FastAPI match the routes
     # before the chosen one again on every request.
+    # Matched in this order, one route after the other: the salability reads, the hottest
+    # routes of a store, come first. No two routers share a path.
     routers = (
-        auth.router, inventory_router, sales_router, export_router, low_quantity_router, store_router,
+        sales_router, auth.router, inventory_router, export_router, low_quantity_router, store_router,
         indexer_router,
     )  # fmt: skip
     for router in routers:
