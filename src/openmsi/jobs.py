@@ -82,6 +82,19 @@ class ClaimedJob:
     max_attempts: int
 
 
+def _due(now: datetime) -> Any:
+    return or_(
+        and_(jobs.c.status == QUEUED, jobs.c.run_after <= now),
+        and_(jobs.c.status == RUNNING, jobs.c.locked_until < now),
+    )
+
+
+def any_due(session: Session) -> bool:
+    """Whether ``claim`` would find something: a plain read, so idle polling never takes
+    SQLite's write lock or a row lock."""
+    return session.scalar(select(jobs.c.id).where(_due(utcnow())).limit(1)) is not None
+
+
 def claim(
     session: Session, worker_id: str, lease: timedelta, now: datetime | None = None
 ) -> ClaimedJob | None:
@@ -92,13 +105,9 @@ def claim(
     would otherwise be retried for ever, since its handler never gets to record the failure.
     """
     now = now or utcnow()
-    due = or_(
-        and_(jobs.c.status == QUEUED, jobs.c.run_after <= now),
-        and_(jobs.c.status == RUNNING, jobs.c.locked_until < now),
-    )
     query = (
         select(jobs.c.id, jobs.c.kind, jobs.c.payload, jobs.c.status, jobs.c.attempts, jobs.c.max_attempts)
-        .where(due)
+        .where(_due(now))
         .order_by(jobs.c.id)
         .limit(1)
         .with_for_update(skip_locked=True)
@@ -215,6 +224,9 @@ class Worker:
 
     def run_once(self) -> bool:
         """Claim and run one job; False when none was due."""
+        with self.database.read_sessions() as session:
+            if not any_due(session):
+                return False
         with self.database.write_sessions() as session:
             job = claim(session, self.worker_id, self.lease)
         if job is None:

@@ -50,8 +50,9 @@ class Settings(BaseSettings):
     embedded_worker: bool | None = None
     # Seconds a worker owns a claimed job; another worker takes it over after that.
     job_lease_seconds: float = Field(default=300, gt=0)
-    # Seconds an idle worker waits before looking for jobs again.
-    worker_poll_seconds: float = Field(default=1.0, gt=0)
+    # Seconds an idle worker waits before looking again: a read of the job index, so polling
+    # often is cheap, and it bounds the lag of a queued rebuild.
+    worker_poll_seconds: float = Field(default=0.25, gt=0)
     # Days finished jobs are kept for inspection before workers delete them.
     job_retention_days: float = Field(default=7, ge=0)
     # Adds the exception text to internal-error envelopes; never enable in production.
