@@ -27,6 +27,23 @@ QUANTITY_LIMIT = Decimal("100000000")
 FOUR_PLACES = Decimal("0.0001")
 
 
+def item_keys(items: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """The distinct (source_code, sku) pairs of the items that can name a stored row, in one
+    order for every writer (so their row locks never cross)."""
+    return sorted(
+        {
+            (item["source_code"], item["sku"])
+            for item in items
+            if isinstance(item.get("source_code"), str)
+            and isinstance(item.get("sku"), str)
+            # Longer values cannot be stored, so they match nothing.
+            and len(item["source_code"]) <= CODE_LENGTH
+            and len(item["sku"]) <= SKU_LENGTH
+        },
+        key=lambda pair: (pair[0].lower(), pair[1].lower(), pair),
+    )
+
+
 def get_source_items(session: Session, criteria: SearchCriteria) -> tuple[list[SourceItem], int]:
     """GET /V1/inventory/source-items, in creation order unless sorted."""
     return repository.search(
@@ -101,17 +118,7 @@ def delete_source_items(session: Session, indexing: Indexing, items: list[dict[s
     """
     if not items:
         raise errors.InputError("Input data is empty")
-    pairs = sorted(
-        {
-            (item["source_code"], item["sku"])
-            for item in items
-            if isinstance(item.get("source_code"), str)
-            and isinstance(item.get("sku"), str)
-            # Longer values cannot be stored, so they match nothing.
-            and len(item["source_code"]) <= CODE_LENGTH
-            and len(item["sku"]) <= SKU_LENGTH
-        }
-    )
+    pairs = item_keys(items)
     source_codes = sorted({code for code, _ in pairs})
     try:
         indexer.lock_sources_shared(session, source_codes)

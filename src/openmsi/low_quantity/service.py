@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from openmsi import errors
 from openmsi.inventory import repository as inventory_repository
+from openmsi.inventory.source_items import item_keys
 from openmsi.low_quantity import repository
 from openmsi.models import CODE_LENGTH, SKU_LENGTH
 from openmsi.webapi import php_number
@@ -103,18 +104,7 @@ def save_configurations(session: Session, configurations: list[dict[str, Any]]) 
 def delete_configurations(session: Session, items: list[dict[str, Any]]) -> None:
     """POST /V1/inventory/low-quantity-notifications-delete: pairs without a row are ignored,
     an empty list is fine. Raises CouldNotDelete on a database failure."""
-    pairs = sorted(
-        {
-            (item["source_code"], item["sku"])
-            for item in items
-            if isinstance(item.get("source_code"), str)
-            and isinstance(item.get("sku"), str)
-            # Longer values cannot be stored, so they match nothing.
-            and len(item["source_code"]) <= CODE_LENGTH
-            and len(item["sku"]) <= SKU_LENGTH
-        },
-        key=lambda pair: (pair[0].lower(), pair[1].lower()),
-    )
+    pairs = item_keys(items)
     try:
         repository.delete_pairs(session, pairs)
     except DBAPIError as error:
