@@ -262,7 +262,7 @@ class LinkProbe:
     how: str  # how `read` reads
 
 
-def make_probe(client: Any, database: Any, generated: datagen.Generated) -> LinkProbe:
+def make_probe(client: Any, generated: datagen.Generated) -> LinkProbe:
     stock_id = generated.stock_ids[0]
     linked = set(generated.links[stock_id])
     source_index, source_code = next((i, c) for i, c in enumerate(generated.source_codes) if c not in linked)
@@ -279,26 +279,11 @@ def make_probe(client: Any, database: Any, generated: datagen.Generated) -> Link
         response = client.get(path)
         return float(response.json()) if response.status_code == 200 else None
 
-    def read_index() -> float | None:
-        from sqlalchemy import select
-
-        from openmsi.indexer import repository
-
-        index = repository.index
-        with database.read_sessions() as session:
-            value = session.scalar(
-                select(index.c.quantity).where(index.c.stock_id == stock_id, index.c.sku == sku)
-            )
-        return None if value is None else float(value)
-
-    how = "GET get-product-salable-quantity"
-    read = read_http
     if read_http() is None:
-        # Only while the salable route does not exist yet: read the index row instead.
-        how = "index row read from the database (salable route answered no 200)"
-        read = read_index
+        raise RuntimeError(f"GET {path} did not answer 200: the link probe cannot be measured")
+    how = "GET get-product-salable-quantity"
     added = float(datagen.quantity(generated.seed, source_index, number))
-    return LinkProbe(stock_id, source_code, sku, added, read, how)
+    return LinkProbe(stock_id, source_code, sku, added, read_http, how)
 
 
 def wait_for(read: Callable[[], float | None], expected: float, started: float) -> float:
@@ -428,7 +413,7 @@ def bench_engine(engine: str, options: Options, bare_port: int, workdir: Path) -
                     linked = sum(1 for codes in generated.links.values() if save_source in codes)
                     note = f"{options.batch:,} items/request, source in {linked} stocks"
                     rows["save-new"].note = rows["save-update"].note = note
-                    probe = make_probe(client, database, generated)
+                    probe = make_probe(client, generated)
                     log(
                         f"{engine}: link probe: {probe.source_code} → stock {probe.stock_id}, "
                         f"{probe.sku}; {probe.how}"
@@ -452,7 +437,7 @@ def bench_engine(engine: str, options: Options, bare_port: int, workdir: Path) -
             server = start_serve(engine, env, engine_dir, INLINE_LIMIT_LOW)
             try:
                 with contextlib.closing(http_client(server.port)) as client:
-                    probe = make_probe(client, database, generated)
+                    probe = make_probe(client, generated)
                     for round_number in range(1, options.repeat + 1):
                         lag = link_lag(client, probe)
                         rows["link-job"].values.append(lag)
