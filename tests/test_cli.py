@@ -12,9 +12,11 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from decimal import Decimal
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from index_helpers import (
@@ -31,6 +33,7 @@ from index_helpers import (
 from openmsi import db, schema
 from openmsi.app import PendingMigrations, prepare_database
 from openmsi.cli import app
+from openmsi.models import StockIndexRow
 from openmsi.settings import Settings, get_settings
 
 runner = CliRunner()
@@ -187,6 +190,28 @@ def test_index_verify_reports_every_difference(
     assert invoke(database_url, "index", "verify", "--stock", "42").exit_code == 1
     assert invoke(database_url, "reindex").exit_code == 0
     assert invoke(database_url, "index", "verify").exit_code == 0
+
+
+def test_index_verify_reports_rows_of_a_stock_that_no_longer_exists(
+    client: TestClient, auth_headers: dict[str, str], database: db.Database, database_url: str
+) -> None:
+    create_stock_with_items(client, auth_headers)
+    with database.write_sessions.begin() as session:
+        session.execute(
+            StockIndexRow.__table__.insert(),
+            [{"stock_id": 77, "sku": "ghost", "quantity": Decimal(3), "is_salable": True}],
+        )
+    result = invoke(database_url, "index", "verify")
+    assert result.exit_code == 1
+    assert result.stdout.splitlines() == [
+        "stock 77 sku ghost: index quantity=3 is_salable=yes, fresh quantity=- is_salable=-"
+    ]
+    assert invoke(database_url, "index", "verify", "--stock", "10").exit_code == 0
+    # A full reindex removes them.
+    assert invoke(database_url, "reindex").exit_code == 0
+    assert invoke(database_url, "index", "verify").exit_code == 0
+    with database.read_sessions() as session:
+        assert session.scalar(select(StockIndexRow.stock_id).where(StockIndexRow.stock_id == 77)) is None
 
 
 def test_index_status_prints_what_the_endpoint_answers(

@@ -170,6 +170,9 @@ def reindex(
                 jobs.enqueue_stock_reindex(session, stock_ids, reason="openmsi reindex --enqueue")
             typer.echo(f"Queued a rebuild of {len(stock_ids)} stock(s); `openmsi worker` runs them.")
             return
+        if not stock:
+            with database.read_sessions() as session:
+                stock_ids = sorted(set(stock_ids) | set(indexer.stale_stock_ids(session)))
         config = StockItemConfiguration.from_settings(get_settings())
         started = time.monotonic()
         rows = 0
@@ -235,7 +238,8 @@ def index_verify(stock: StockOption = None) -> None:
         stock_ids = _stock_ids(database, stock)
         config = StockItemConfiguration.from_settings(get_settings())
         with database.read_sessions() as session:
-            differences = indexer.verify(session, config, stock_ids)
+            # Without --stock, everything: rows left behind by a stock that no longer exists too.
+            differences = indexer.verify(session, config, stock_ids if stock else None)
     finally:
         database.dispose()
     for row in differences:

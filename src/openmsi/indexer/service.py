@@ -124,6 +124,13 @@ def all_stock_ids(session: Session) -> list[int]:
     return sorted(session.scalars(select(Stock.stock_id)))
 
 
+def stale_stock_ids(session: Session) -> list[int]:
+    """Stocks that no longer exist but still have index rows (left by hand-made changes or a
+    restore): rebuilding them deletes the rows."""
+    indexed = select(StockIndexRow.stock_id).distinct()
+    return sorted(set(session.scalars(indexed)) - set(all_stock_ids(session)))
+
+
 def verify(
     session: Session, config: StockItemConfiguration, stock_ids: Sequence[int] | None = None
 ) -> list[Any]:
