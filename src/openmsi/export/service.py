@@ -71,7 +71,7 @@ def salable_quantities(
     with ``n`` the number of items sent, known only at the end (hence its place last)."""
     # Two sessions: MariaDB cannot run the salability queries on a connection whose streaming
     # cursor is still open.
-    with database.read_sessions() as listing, database.read_sessions() as facts_session:
+    with database.streaming_sessions() as listing, database.read_sessions() as facts_session:
         # The result is closed before its session: PyMySQL warns when the session's rollback
         # finds a streaming result unfinished (a client that went away).
         with listing.execute(products, execution_options={"yield_per": CHUNK}) as result:
@@ -101,7 +101,7 @@ def index_dump(
     manage_stock off every known SKU is unmanaged (qty ``qtyForNotManageStock``, null → 0,
     salable) and the index part is empty; with it on, no SKU is unmanaged.
     """
-    with database.read_sessions() as session:
+    with database.streaming_sessions() as session:
         query = repository.index_rows(stock_id) if config.manage_stock else repository.known_skus()
         try:
             result = session.execute(query, execution_options={"yield_per": CHUNK})
