@@ -36,8 +36,8 @@ async def index_status(request: Request) -> MagentoJSONResponse:
     age of the oldest of them since it was queued (null when none waits). Every existing stock
     is listed, and any stock id that still has index rows or jobs. ``failed_jobs`` (top level)
     lists rebuilds that gave up after their last attempt, with the last line of the error
-    (the full text is in ``job.last_error``); they stay listed until deleted from the table,
-    after ``openmsi reindex`` has repaired the stock.
+    (the full text is in ``job.last_error``); they stay listed until a rebuild of their stock
+    succeeds (a later job or ``openmsi reindex``).
     """
 
     def work(session: Session, _params: dict[str, Any]) -> Any:
