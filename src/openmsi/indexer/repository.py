@@ -30,7 +30,6 @@ from sqlalchemy.orm import Session
 
 from openmsi.models import (
     INDEX_QUANTITY_PRECISION,
-    Job,
     Reservation,
     Source,
     SourceItem,
@@ -49,7 +48,6 @@ links = table_of(StockSourceLink)
 sources = table_of(Source)
 index = table_of(StockIndexRow)
 reservations = table_of(Reservation)
-jobs = table_of(Job)
 
 
 def chunks(values: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:

@@ -109,10 +109,6 @@ def _fits(code: str) -> bool:
     return len(code) <= 255
 
 
-def lock_source(session: Session, source_code: str) -> None:
-    db.lock_rows_for_update(session, SOURCE_TABLE, "source_code", [source_code])
-
-
 def source_name_taken(session: Session, name: str, except_code: str) -> bool:
     """Magento compares names in SQL: case-insensitive, trailing spaces ignored."""
     query = select(Source.source_code).where(
@@ -127,12 +123,6 @@ def insert_source(session: Session, values: dict[str, Any]) -> None:
 
 def update_source(session: Session, source_code: str, values: dict[str, Any]) -> None:
     session.execute(SOURCE_TABLE.update().where(Source.source_code == source_code).values(values))
-
-
-def stocks_linked_to_source(session: Session, source_code: str) -> list[int]:
-    return list(
-        session.scalars(select(StockSourceLink.stock_id).where(StockSourceLink.source_code == source_code))
-    )
 
 
 # Built once (constructing it costs more than running it); the stock id is bound per call.

@@ -72,6 +72,27 @@ def _requested(size: int) -> Subquery:
     return (rows[0] if len(rows) == 1 else union_all(*rows)).subquery("requested")
 
 
+def _item_aggregates() -> list[Any]:
+    """What ``ItemFacts`` holds, aggregated over a SKU's items outer-joined to the stock's
+    links and to their sources."""
+    live = and_(links.c.link_id.is_not(None), sources.c.enabled == true(), items.c.status == 1)
+    return [
+        func.count(items.c.source_item_id).label("item_count"),
+        func.count(links.c.link_id).label("linked_count"),
+        func.coalesce(func.sum(case((live, items.c.quantity), else_=None)), 0).label("available"),
+        func.coalesce(func.sum(case((live, 1), else_=0)), 0).label("in_stock_count"),
+    ]
+
+
+def _item_facts(row: Any) -> ItemFacts:
+    return ItemFacts(
+        known=row.item_count > 0,
+        assigned=row.linked_count > 0,
+        available=quantity(row.available),
+        any_in_stock=row.in_stock_count > 0,
+    )
+
+
 @lru_cache(maxsize=8)
 def _batch_statements(size: int) -> tuple[Any, Any, Any]:
     """The three batched reads for ``size`` SKUs, built once per size: a statement built anew
@@ -79,15 +100,10 @@ def _batch_statements(size: int) -> tuple[Any, Any, Any]:
     than the database to run; reused, it is found in the compiled cache (a few µs per SKU)."""
     requested = _requested(size)
     stock_id = bindparam("stock_id", type_=Integer)
-    linked = links.c.link_id.is_not(None)
-    live = and_(linked, sources.c.enabled == true(), items.c.status == 1)
     facts = (
         select(
             requested.c.position,
-            func.count(items.c.source_item_id).label("item_count"),
-            func.count(links.c.link_id).label("linked_count"),
-            func.coalesce(func.sum(case((live, items.c.quantity), else_=None)), 0).label("available"),
-            func.coalesce(func.sum(case((live, 1), else_=0)), 0).label("in_stock_count"),
+            *_item_aggregates(),
         )
         .select_from(requested)
         .outerjoin(items, items.c.sku == requested.c.sku)
@@ -117,12 +133,7 @@ def item_facts(session: Session, stock_id: int, skus: Sequence[str]) -> list[Ite
     query = _batch_statements(len(skus))[0]
     facts = [ItemFacts(False, False, Decimal(0), False)] * len(skus)
     for row in session.execute(query, _parameters(stock_id, skus)):
-        facts[row.position] = ItemFacts(
-            known=row.item_count > 0,
-            assigned=row.linked_count > 0,
-            available=quantity(row.available),
-            any_in_stock=row.in_stock_count > 0,
-        )
+        facts[row.position] = _item_facts(row)
     return facts
 
 
@@ -160,14 +171,9 @@ def _one_sku_statement() -> Any:
     # would make PostgreSQL compare case-sensitively.
     sku = case_insensitive(bindparam("sku", type_=String))
     stock_id = bindparam("stock_id", type_=Integer)
-    linked = links.c.link_id.is_not(None)
-    live = and_(linked, sources.c.enabled == true(), items.c.status == 1)
     facts = (
         select(
-            func.count(items.c.source_item_id).label("item_count"),
-            func.count(links.c.link_id).label("linked_count"),
-            func.coalesce(func.sum(case((live, items.c.quantity), else_=None)), 0).label("available"),
-            func.coalesce(func.sum(case((live, 1), else_=0)), 0).label("in_stock_count"),
+            *_item_aggregates(),
         )
         .select_from(items)
         .outerjoin(links, and_(links.c.source_code == items.c.source_code, links.c.stock_id == stock_id))
@@ -198,12 +204,7 @@ def one_sku_facts(session: Session, stock_id: int, sku: str) -> OneSkuFacts:
     row = session.execute(_ONE_SKU, {"stock_id": stock_id, "sku": sku}).one()
     return OneSkuFacts(
         stock_exists=row.stock is not None,
-        items=ItemFacts(
-            known=row.item_count > 0,
-            assigned=row.linked_count > 0,
-            available=quantity(row.available),
-            any_in_stock=row.in_stock_count > 0,
-        ),
+        items=_item_facts(row),
         index_row=None
         if row.index_quantity is None
         else (quantity(row.index_quantity), bool(row.index_is_salable)),
