@@ -24,7 +24,7 @@ from sqlalchemy import Connection, bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from openmsi import errors, service_input, webapi
-from openmsi.db import Database, insert_ignore
+from openmsi.db import Database, Lane, insert_ignore
 from openmsi.models import AdminToken, AdminUser, LoginFailure, table_of, utcnow
 from openmsi.settings import Settings
 from openmsi.webapi import MagentoJSONResponse
@@ -197,4 +197,4 @@ async def create_admin_access_token(request: Request) -> MagentoJSONResponse:
             session.commit()
         return token
 
-    return MagentoJSONResponse(await database.run(unit_of_work))
+    return MagentoJSONResponse(await database.run(unit_of_work, Lane.WRITE))

@@ -12,6 +12,7 @@ lets readers go on during a write.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from enum import Enum
 from functools import lru_cache
 from typing import Any, TypeVar
 
@@ -84,6 +85,21 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
+class Lane(Enum):
+    """What a unit of work is, so ``Database.run`` can choose where it runs.
+
+    - ``QUICK_READ``: a read by key (one entity, a salability answer): a few indexed queries.
+    - ``READ``: a read that may run long (lists with searchCriteria, exports).
+    - ``WRITE``: a write transaction; on SQLite it may wait for the database's write lock.
+    - ``CPU``: no database work worth the name, but CPU time (password hashing).
+    """
+
+    QUICK_READ = "quick_read"
+    READ = "read"
+    WRITE = "write"
+    CPU = "cpu"
+
+
 class Database:
     """The engine and the two session factories of one process."""
 
@@ -103,7 +119,7 @@ class Database:
             engine.execution_options(**{WRITE: True}), expire_on_commit=False, autoflush=False
         )
 
-    async def run(self, unit_of_work: Callable[[], T]) -> T:
+    async def run(self, unit_of_work: Callable[[], T], lane: Lane = Lane.READ) -> T:
         """Run a request's database work from the event loop.
 
         PostgreSQL and MariaDB: in one worker thread, so the loop serves other requests while

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from starlette.types import Receive, Scope, Send
 
 from openmsi import auth, errors, service_input, webapi
-from openmsi.db import Database, is_retryable
+from openmsi.db import Database, Lane, is_retryable
 from openmsi.webapi import MagentoJSONResponse
 
 JSON_UTF8 = "application/json; charset=utf-8"
@@ -73,7 +73,7 @@ async def run(request: Request, resource: str, work: Work, *, write: bool = Fals
                     raise
         raise AssertionError("unreachable")
 
-    return MagentoJSONResponse(await database.run(unit_of_work))
+    return MagentoJSONResponse(await database.run(unit_of_work, Lane.WRITE if write else Lane.READ))
 
 
 async def stream(request: Request, resource: str, work: StreamWork) -> StreamingResponse:
