@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = Field(default=0.25, gt=0)
     # Days finished jobs are kept for inspection before workers delete them.
     job_retention_days: float = Field(default=7, ge=0)
+    # Serve the OpenAPI document at /openapi.json and its viewers at /docs and /redoc.
+    docs_enabled: bool = True
     # Adds the exception text to internal-error envelopes; never enable in production.
     debug: bool = False
 

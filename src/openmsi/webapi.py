@@ -23,15 +23,10 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from openmsi import errors, service_input
+from openmsi.phpjson import render_json
 
 ALLOWED_METHODS = frozenset({"GET", "POST", "PUT", "DELETE"})
 JSON_MEDIA_TYPES = frozenset({"*/*", "application/*", "application/json"})
-
-
-def render_json(content: Any) -> bytes:
-    text = json.dumps(content, ensure_ascii=True, separators=(",", ":"), allow_nan=False)
-    # PHP escapes every "/" and "/" only ever occurs inside JSON strings.
-    return text.replace("/", "\\/").encode("ascii")
 
 
 class MagentoJSONResponse(JSONResponse):
@@ -46,14 +41,6 @@ class MagentoJSONResponse(JSONResponse):
             (name, b"application/json; charset=utf-8" if name == b"content-type" else value)
             for name, value in self.raw_headers
         ]
-
-
-def php_number(value: Any) -> int | float | None:
-    """json_encode prints an integral float without a fraction (10.0 -> 10)."""
-    if value is None:
-        return None
-    number = float(value)
-    return int(number) if number.is_integer() else number
 
 
 def _error_response(error: errors.MagentoError) -> MagentoJSONResponse:

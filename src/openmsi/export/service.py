@@ -4,7 +4,7 @@ to, produced as JSON fragments chunk by chunk.
 A producer opens its own read sessions when first advanced (the request's session is gone by
 then) and reads its rows through a streaming cursor, ``CHUNK`` at a time; each chunk's figures
 are computed set-based and rendered at once. The fragments concatenate to exactly what
-``webapi.render_json`` makes of the whole answer.
+``phpjson.render_json`` makes of the whole answer.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from openmsi import errors
 from openmsi.db import Database
 from openmsi.export import repository
 from openmsi.inventory import service as inventory_service
+from openmsi.phpjson import php_number, render_json
 from openmsi.sales import salable
 from openmsi.sales.configuration import StockItemConfiguration
-from openmsi.webapi import php_number, render_json
 
 CHUNK = 1000
 EXPORT_FAILED = "Something went wrong. Export couldn't be executed, See log files for error details"

@@ -19,7 +19,7 @@ from openmsi.inventory import repository as inventory_repository
 from openmsi.inventory.source_items import item_keys
 from openmsi.low_quantity import repository
 from openmsi.models import CODE_LENGTH, SKU_LENGTH
-from openmsi.webapi import php_number
+from openmsi.phpjson import php_number
 
 # decimal(12,4): 8 digits before the point.
 VALUE_LIMIT = Decimal("100000000")
