@@ -106,11 +106,10 @@ def create_app(settings: Settings | None = None, database: db.Database | None = 
         redirect_slashes=False,
         lifespan=lifespan,
     )
-    indexing = Indexing.from_settings(settings)
+    # What runtime.serve hands each unit of work (runtime.Context).
     app.state.settings = settings
     app.state.database = database
-    app.state.indexing = indexing
-    app.state.context = runtime.Context(settings, database, indexing)
+    app.state.indexing = Indexing.from_settings(settings)
 
     def load_store_codes() -> set[str]:
         with database.read_sessions() as session:

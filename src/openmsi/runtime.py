@@ -160,7 +160,8 @@ def _endpoint(route: Route) -> Callable[[Request], Awaitable[Response]]:
 async def serve(route: Route, request: Request) -> Response:
     """The one seam every route passes through: token and ACL, parameters, unit of work,
     commit, deadlock retry, database error mapping, JSON answer."""
-    context: Context = request.app.state.context
+    state = request.app.state
+    context = Context(state.settings, state.database, state.indexing)
     incoming = _Incoming(
         token=auth.bearer_token(request.headers.get("authorization")),
         content_type=request.headers.get("content-type"),

@@ -13,10 +13,8 @@ from collections.abc import Generator, Sequence
 from typing import Any
 
 from sqlalchemy import Select
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from openmsi import errors
 from openmsi.db import Database
 from openmsi.export import repository
 from openmsi.inventory import service as inventory_service
@@ -103,10 +101,7 @@ def index_dump(
     """
     with database.streaming_sessions() as session:
         query = repository.index_rows(stock_id) if config.manage_stock else repository.known_skus()
-        try:
-            result = session.execute(query, execution_options={"yield_per": CHUNK})
-        except DBAPIError as error:
-            raise errors.MagentoError(EXPORT_FAILED) from error
+        result = session.execute(query, execution_options={"yield_per": CHUNK})
         pending = bytearray(b"[")
         with result:  # before the session: see salable_quantities
             for number, partition in enumerate(result.partitions()):
