@@ -93,6 +93,9 @@ SEARCH_CRITERIA = (
     QueryParameter("searchCriteria[currentPage]", {"type": "integer", "minimum": 1}),
 )
 
+# Path variables are strings on the wire; these are converted, and fail with Magento's 400.
+PATH_SCHEMAS = {"stockId": {"type": "integer"}, "requestedQty": {"type": "number"}}
+
 # Every route may answer these; the body is always Magento's envelope.
 ERROR_RESPONSES = {
     "400": "Invalid input (Magento's LocalizedException, InputException, ValidationException).",
@@ -120,7 +123,12 @@ def document(routes: list[Route], *, title: str, version: str) -> dict[str, Any]
     for route in routes:
         operation: dict[str, Any] = {"operationId": route.name, "summary": route.summary}
         parameters = [
-            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            {
+                "name": name,
+                "in": "path",
+                "required": True,
+                "schema": PATH_SCHEMAS.get(name, {"type": "string"}),
+            }
             for name in _path_variables(route.path)
         ]
         parameters += [

@@ -151,8 +151,9 @@ def search_results(items: list[dict[str, Any]], echo: dict[str, Any], total_coun
     return {"items": items, "search_criteria": echo, "total_count": total_count}
 
 
-# The same shapes for the OpenAPI document (names of Magento's Api/Data interfaces). Every
-# field is optional on input: service_input and the validators decide what is missing.
+# The same shapes for the OpenAPI document (names of Magento's Api/Data interfaces). Required
+# are the fields the validators require and every answer holds; service_input and the
+# validators, not these models, decide what a request lacks.
 
 
 class CarrierLinkData(BaseModel):
@@ -169,20 +170,20 @@ class SourceExtension(BaseModel):
 class SourceData(BaseModel):
     """SourceInterface."""
 
-    source_code: str | None = None
-    name: str | None = None
+    source_code: str
+    name: str
     email: str | None = None
     contact_name: str | None = None
     enabled: bool | None = None
     description: str | None = None
     latitude: float | None = None
     longitude: float | None = None
-    country_id: str | None = None
+    country_id: str
     region_id: int | None = None
     region: str | None = None
     city: str | None = None
     street: str | None = None
-    postcode: str | None = None
+    postcode: str
     phone: str | None = None
     fax: str | None = None
     use_default_carrier_config: bool | None = None
@@ -203,32 +204,32 @@ class StockData(BaseModel):
     """StockInterface; its sales channels are an extension attribute."""
 
     stock_id: int | None = None
-    name: str | None = None
+    name: str
     extension_attributes: StockExtension | None = None
 
 
 class StockSourceLinkData(BaseModel):
     """StockSourceLinkInterface."""
 
-    stock_id: int | None = None
-    source_code: str | None = None
-    priority: int | None = None
+    stock_id: int
+    source_code: str
+    priority: int
 
 
 class SourceItemData(BaseModel):
     """SourceItemInterface; status 1 is in stock, 0 out of stock."""
 
-    sku: str | None = None
-    source_code: str | None = None
-    quantity: float | None = None
-    status: int | None = None
+    sku: str
+    source_code: str
+    quantity: float
+    status: int
 
 
 class SourceItemKey(BaseModel):
     """The pair that names a source item."""
 
-    sku: str | None = None
-    source_code: str | None = None
+    sku: str
+    source_code: str
 
 
 class SourceSearchResults(BaseModel):
