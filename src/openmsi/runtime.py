@@ -119,7 +119,7 @@ class Router:
         self, method: str, path: str, resource: str | None, lane: Lane, **shape: Any
     ) -> Callable[[Work], Work]:
         def declare(work: Work) -> Work:
-            summary = (work.__doc__ or "").strip().split("\n\n")[0]
+            summary = " ".join((work.__doc__ or "").strip().split("\n\n")[0].split())
             self.routes.append(Route(method, path, resource, lane, work=work, summary=summary, **shape))
             return work
 
