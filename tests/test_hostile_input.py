@@ -113,3 +113,23 @@ def test_nul_deep_inside_a_body(client: TestClient, auth_headers: dict[str, str]
         400,
         {"message": "The request contains a NUL character (\\u0000), which openmsi does not accept."},
     )
+
+
+@pytest.mark.parametrize("field", ["latitude", "longitude"])
+@pytest.mark.parametrize("value", ["1e300", "-1e30", "1e28", "123456789012345678901234567890"])
+def test_a_coordinate_far_out_of_range(
+    client: TestClient, auth_headers: dict[str, str], session: Session, field: str, value: str
+) -> None:
+    """Found by the schemathesis run (once a 500: rounding overflowed decimal's precision); a
+    value decimal(8,6)/(9,6) cannot hold is MySQL's out-of-range error in Magento."""
+    body = (
+        '{"source":{"source_code":"eu","name":"n","country_id":"DE","postcode":"1","'
+        + field
+        + '":'
+        + value
+        + "}}"
+    )
+    for method, url in (("POST", "/sources"), ("PUT", "/sources/eu")):
+        response = client.request(method, INVENTORY + url, content=body, headers={**JSON, **auth_headers})
+        assert_envelope(response, 400, {"message": "Could not save Source"})
+    assert session.scalar(select(func.count()).select_from(Source)) == 1

@@ -77,7 +77,10 @@ _COORDINATE_LIMITS: dict[str, Decimal] = {
 
 
 def _coordinate(value: float) -> Decimal:
-    return Decimal(repr(value)).quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP)
+    exact = Decimal(repr(value))
+    if not exact.is_finite() or abs(exact) > _COORDINATE_LIMITS["longitude"]:
+        return exact  # cannot be rounded within decimal's precision; refused by the limits
+    return exact.quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP)
 
 
 def _source_row(data: dict[str, Any], existing: Source | None) -> dict[str, Any]:
@@ -116,7 +119,7 @@ def _source_fits_columns(row: dict[str, Any]) -> bool:
         if isinstance(value, str) and len(value.encode("utf-8")) > TEXT_MAX_BYTES:
             return False
     for name, bound in _COORDINATE_LIMITS.items():
-        if row.get(name) is not None and abs(row[name]) > bound:
+        if row.get(name) is not None and not (row[name].is_finite() and abs(row[name]) <= bound):
             return False
     region_id = row.get("region_id")
     return region_id is None or 0 <= region_id <= INT_UNSIGNED_MAX
