@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 from sqlalchemy.orm import Session
 
 from openmsi import search_criteria, service_input
+from openmsi.db import Lane
 from openmsi.endpoint import parameter, run
 from openmsi.inventory import schemas, source_items
 from openmsi.inventory import service as inventory_service
@@ -64,7 +65,7 @@ async def get_source(request: Request, sourceCode: str) -> MagentoJSONResponse:
     def work(session: Session, _params: dict[str, Any]) -> Any:
         return schemas.source_data(inventory_service.get_source(session, sourceCode))
 
-    return await run(request, SOURCE, work)
+    return await run(request, SOURCE, work, lane=Lane.QUICK_READ)
 
 
 @router.post("/sources")
@@ -98,7 +99,7 @@ async def get_sources_assigned_to_stock_ordered_by_priority(
         sources = inventory_service.get_sources_assigned_to_stock_ordered_by_priority(session, stock_id)
         return [schemas.source_data(source) for source in sources]
 
-    return await run(request, SOURCE, work)
+    return await run(request, SOURCE, work, lane=Lane.QUICK_READ)
 
 
 # Stocks
@@ -120,7 +121,7 @@ async def get_stock(request: Request, stockId: str) -> MagentoJSONResponse:
     def work(session: Session, _params: dict[str, Any]) -> Any:
         return schemas.stock_data(*inventory_service.get_stock(session, _stock_id(stockId)))
 
-    return await run(request, STOCK, work)
+    return await run(request, STOCK, work, lane=Lane.QUICK_READ)
 
 
 @router.post("/stocks")
@@ -156,7 +157,7 @@ async def resolve_stock(request: Request, type: str, code: str) -> MagentoJSONRe
     def work(session: Session, _params: dict[str, Any]) -> Any:
         return schemas.stock_data(*inventory_service.resolve_stock(session, type, code))
 
-    return await run(request, SALES_STOCK, work)
+    return await run(request, SALES_STOCK, work, lane=Lane.QUICK_READ)
 
 
 # Stock-source links
