@@ -11,11 +11,8 @@ lets readers go on during a write.
 
 from __future__ import annotations
 
-import asyncio
-import os
-import weakref
+import select as io_select
 from collections.abc import Callable, Mapping, Sequence
-from contextvars import ContextVar
 from enum import Enum
 from functools import lru_cache
 from typing import Any, TypeVar
@@ -25,13 +22,11 @@ import anyio.to_thread
 from sqlalchemy import Engine, String, Table, bindparam, create_engine, event, select, text
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
-from sqlalchemy.util import greenlet_spawn
 
 from openmsi.settings import Settings
 
@@ -65,24 +60,9 @@ def make_engine(settings: Settings) -> Engine:
         _configure_sqlite(engine)
         return engine
     url = _server_url(url)
-    options = _server_options(settings, url)
-    engine = create_engine(url, **options)
-    async_url = _async_url(url)
-    if async_url is not None and settings.loop_reads:
-        _LOOP_LANES[engine] = _LoopLane(async_url, options)
+    engine = create_engine(url, **_server_options(settings, url))
+    event.listen(engine, "checkout", _refuse_closed_connection)
     return engine
-
-
-# TEMPORARY: chosen by measurement.
-_ASYNC_DRIVERS = {
-    "postgresql": os.environ.get("OPENMSI_LOOP_DRIVER", "asyncpg"),
-    "mysql": os.environ.get("OPENMSI_LOOP_DRIVER_MYSQL", ""),
-}
-
-
-def _async_url(url: URL) -> URL | None:
-    driver = _ASYNC_DRIVERS.get(url.get_backend_name())
-    return url.set(drivername=f"{url.get_backend_name()}+{driver}") if driver else None
 
 
 def _server_url(url: URL) -> URL:
@@ -92,10 +72,8 @@ def _server_url(url: URL) -> URL:
 
 
 def _server_options(settings: Settings, url: URL) -> dict[str, Any]:
-    # No pool_pre_ping: it costs a round trip on every checkout. A connection the server
-    # dropped fails its first statement instead; SQLAlchemy then invalidates the whole pool and
-    # Database.run runs a read again once. pool_recycle retires connections before server
-    # or proxy idle timeouts cut them.
+    # No pool_pre_ping: it costs a round trip on every checkout (see _refuse_closed_connection).
+    # pool_recycle retires connections before server or proxy idle timeouts cut them.
     options: dict[str, Any] = {
         "pool_size": settings.pool_size,
         "max_overflow": settings.pool_max_overflow,
@@ -107,6 +85,24 @@ def _server_options(settings: Settings, url: URL) -> dict[str, Any]:
         # deadlock; READ COMMITTED keeps only record locks (MariaDB KB, "InnoDB Lock Modes").
         options["isolation_level"] = "READ COMMITTED"
     return options
+
+
+def _refuse_closed_connection(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """A pooled connection the server has closed (restart, idle timeout, terminated backend)
+    is replaced before use, without the round trip of a ping: an idle connection has nothing
+    to read, one the server closed has its farewell or end of stream waiting on the socket."""
+    try:
+        sock = getattr(dbapi_connection, "_sock", None)  # PyMySQL
+        fileno = sock.fileno() if sock is not None else dbapi_connection.fileno()
+        poller = io_select.poll()
+        poller.register(fileno, io_select.POLLIN)
+        closed = bool(poller.poll(0)) or fileno < 0
+    except Exception:
+        closed = True
+    if closed:
+        # The pool discards this connection and checks out another (SQLAlchemy docs,
+        # "Disconnect Handling - Pessimistic").
+        raise DisconnectionError()
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -150,16 +146,14 @@ class Database:
         # fresh snapshot anyway, so a read transaction bought nothing but the BEGIN and ROLLBACK
         # round trips, half of a salability read's time. SQLite keeps its read transaction:
         # there it is what gives the statements of a request one snapshot.
-        self.read_sessions = _ReadSessions(
-            sessionmaker(_read_engine(engine), expire_on_commit=False, autoflush=False)
-        )
+        reads = engine if self.inline else engine.execution_options(isolation_level="AUTOCOMMIT")
+        self.read_sessions = sessionmaker(reads, expire_on_commit=False, autoflush=False)
         # Reads inside a transaction, for server-side cursors (yield_per), which PostgreSQL
         # only opens in one.
         self.streaming_sessions = sessionmaker(engine, expire_on_commit=False, autoflush=False)
         self.write_sessions = sessionmaker(
             engine.execution_options(**{WRITE: True}), expire_on_commit=False, autoflush=False
         )
-        self._loop_lane = _LOOP_LANES.get(engine)
 
     async def run(self, unit_of_work: Callable[[], T], lane: Lane = Lane.READ) -> T:
         """Run a request's database work from the event loop.
@@ -170,101 +164,19 @@ class Database:
         write lock (a second `openmsi serve` worker or a CLI command on the same file) holds up
         this process for that wait (at most OPENMSI_SQLITE_BUSY_TIMEOUT).
 
-        PostgreSQL and MariaDB: a quick read runs on the loop itself, through the engine's
-        async driver (see ``_LoopLane``): it waits on the network without a thread, and the
-        loop serves other requests meanwhile. Everything else (long reads, writes with large
-        bodies, hashing) runs in a worker thread on the sync driver, so that its CPU time does
-        not stop the loop. A read that meets a connection the server dropped runs once more.
+        PostgreSQL and MariaDB: every lane in a worker thread, on the sync driver, so the loop
+        serves other requests while this one waits on the network. Measured on this project's
+        machine (bench/README.md, "How a read reaches the server"), running quick reads on the
+        loop through an async driver instead (SQLAlchemy's greenlet bridge over asyncpg or
+        psycopg's async mode, asyncmy for MariaDB) cost as much CPU per request as the thread
+        hop or more, and added a second pool per process.
         """
         if self.inline:
             return unit_of_work()
-        if lane is Lane.QUICK_READ and self._loop_lane is not None:
-            return await _again_if_disconnected(self._loop_lane.run, unit_of_work)
-        if lane in (Lane.QUICK_READ, Lane.READ):
-            return await _again_if_disconnected(anyio.to_thread.run_sync, unit_of_work)
         return await anyio.to_thread.run_sync(unit_of_work)
 
     def dispose(self) -> None:
         self.engine.dispose()
-
-
-def _read_engine(engine: Engine) -> Engine:
-    return engine if is_sqlite(engine) else engine.execution_options(isolation_level="AUTOCOMMIT")
-
-
-# The read engine of the loop lane while ``_LoopLane.run`` runs a unit of work; the greenlet
-# that runs it shares the calling task's context.
-_LOOP_READ_ENGINE: ContextVar[Engine | None] = ContextVar("openmsi_loop_read_engine", default=None)
-
-
-class _ReadSessions:
-    """``sessionmaker`` for reads; inside the loop lane its sessions use the async driver."""
-
-    def __init__(self, factory: sessionmaker[Session]) -> None:
-        self._factory = factory
-
-    def __call__(self) -> Session:
-        bind = _LOOP_READ_ENGINE.get()
-        return self._factory() if bind is None else self._factory(bind=bind)
-
-
-async def _again_if_disconnected(
-    runner: Callable[[Callable[[], T]], Any], unit_of_work: Callable[[], T]
-) -> T:
-    try:
-        result: T = await runner(unit_of_work)
-    except DBAPIError as error:
-        # The pool has been invalidated (the server restarted or cut idle connections): a read
-        # is safe to run again, on a fresh connection.
-        if not error.connection_invalidated:
-            raise
-        result = await runner(unit_of_work)
-    return result
-
-
-class _LoopLane:
-    """Sync unit-of-work code on an async driver, on the event loop.
-
-    SQLAlchemy's ``greenlet_spawn`` runs the unit of work in a greenlet: each time the driver
-    waits for the server, the greenlet hands the wait to the loop (how ``AsyncSession.run_sync``
-    works), so repositories keep their plain sync ``Session`` code. An async driver's
-    connections belong to the loop that opened them: one engine per loop, closed by a task
-    that the loop cancels when it shuts down (uvicorn's one loop; a test client's loop per
-    request).
-    """
-
-    def __init__(self, url: URL, options: dict[str, Any]) -> None:
-        self._url = url
-        self._options = options
-        # The loop's engine and the task that closes it.
-        self._engines: dict[asyncio.AbstractEventLoop, tuple[Engine, asyncio.Task[None]]] = {}
-
-    async def run(self, unit_of_work: Callable[[], T]) -> T:
-        token = _LOOP_READ_ENGINE.set(self._engine())
-        try:
-            return await greenlet_spawn(unit_of_work)
-        finally:
-            _LOOP_READ_ENGINE.reset(token)
-
-    def _engine(self) -> Engine:
-        loop = asyncio.get_running_loop()
-        known = self._engines.get(loop)
-        if known is None:
-            async_engine = create_async_engine(self._url, **self._options)
-            closer = loop.create_task(self._close_on_shutdown(loop, async_engine))
-            known = self._engines[loop] = (_read_engine(async_engine.sync_engine), closer)
-        return known[0]
-
-    async def _close_on_shutdown(self, loop: asyncio.AbstractEventLoop, engine: AsyncEngine) -> None:
-        try:
-            await asyncio.Event().wait()
-        finally:
-            del self._engines[loop]
-            await engine.dispose()
-
-
-# The loop lane of each engine ``make_engine`` built for a server, found by ``Database``.
-_LOOP_LANES: weakref.WeakKeyDictionary[Engine, _LoopLane] = weakref.WeakKeyDictionary()
 
 
 def upsert(

@@ -36,12 +36,8 @@ Work = Callable[[Session, dict[str, Any]], Any]
 StreamWork = Callable[[Session, dict[str, Any]], Generator[bytes, None, None]]
 
 
-async def run(
-    request: Request, resource: str, work: Work, *, write: bool = False, lane: Lane | None = None
-) -> MagentoJSONResponse:
-    """Answer ``work(session, parameters)`` as JSON; a write commits before the answer is sent.
-
-    ``lane``: a read by key says ``Lane.QUICK_READ``; other reads default to ``Lane.READ``."""
+async def run(request: Request, resource: str, work: Work, *, write: bool = False) -> MagentoJSONResponse:
+    """Answer ``work(session, parameters)`` as JSON; a write commits before the answer is sent."""
     database: Database = request.app.state.database
     token = auth.bearer_token(request.headers.get("authorization"))
     content_type = request.headers.get("content-type")
@@ -77,9 +73,7 @@ async def run(
                     raise
         raise AssertionError("unreachable")
 
-    if lane is None:
-        lane = Lane.WRITE if write else Lane.READ
-    return MagentoJSONResponse(await database.run(unit_of_work, lane))
+    return MagentoJSONResponse(await database.run(unit_of_work, Lane.WRITE if write else Lane.READ))
 
 
 async def stream(request: Request, resource: str, work: StreamWork) -> StreamingResponse:

@@ -26,9 +26,6 @@ class Settings(BaseSettings):
     # PostgreSQL and MariaDB: seconds after which a pooled connection is replaced, before a
     # server or proxy idle timeout cuts it (connections are not pinged before use).
     pool_recycle_seconds: int = Field(default=1800, ge=-1)
-    # PostgreSQL: quick reads (by key) run on the event loop through an async driver, with a
-    # pool of their own (pool_size, pool_max_overflow); off: every read runs in a thread.
-    loop_reads: bool = True
     # Seconds a verified bearer token is remembered by a process; a deactivated user or a
     # deleted token is refused at most this long after the change. 0: check every request.
     token_cache_seconds: float = Field(default=5, ge=0)

@@ -12,7 +12,6 @@ from fastapi import APIRouter, Request
 from sqlalchemy.orm import Session
 
 from openmsi import search_criteria, service_input
-from openmsi.db import Lane
 from openmsi.endpoint import parameter, run
 from openmsi.inventory import schemas, source_items
 from openmsi.inventory import service as inventory_service
@@ -65,7 +64,7 @@ async def get_source(request: Request, sourceCode: str) -> MagentoJSONResponse:
     def work(session: Session, _params: dict[str, Any]) -> Any:
         return schemas.source_data(inventory_service.get_source(session, sourceCode))
 
-    return await run(request, SOURCE, work, lane=Lane.QUICK_READ)
+    return await run(request, SOURCE, work)
 
 
 @router.post("/sources")
@@ -99,7 +98,7 @@ async def get_sources_assigned_to_stock_ordered_by_priority(
         sources = inventory_service.get_sources_assigned_to_stock_ordered_by_priority(session, stock_id)
         return [schemas.source_data(source) for source in sources]
 
-    return await run(request, SOURCE, work, lane=Lane.QUICK_READ)
+    return await run(request, SOURCE, work)
 
 
 # Stocks
@@ -121,7 +120,7 @@ async def get_stock(request: Request, stockId: str) -> MagentoJSONResponse:
     def work(session: Session, _params: dict[str, Any]) -> Any:
         return schemas.stock_data(*inventory_service.get_stock(session, _stock_id(stockId)))
 
-    return await run(request, STOCK, work, lane=Lane.QUICK_READ)
+    return await run(request, STOCK, work)
 
 
 @router.post("/stocks")
@@ -157,7 +156,7 @@ async def resolve_stock(request: Request, type: str, code: str) -> MagentoJSONRe
     def work(session: Session, _params: dict[str, Any]) -> Any:
         return schemas.stock_data(*inventory_service.resolve_stock(session, type, code))
 
-    return await run(request, SALES_STOCK, work, lane=Lane.QUICK_READ)
+    return await run(request, SALES_STOCK, work)
 
 
 # Stock-source links

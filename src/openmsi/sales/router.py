@@ -11,7 +11,6 @@ from fastapi import APIRouter, Request
 from sqlalchemy.orm import Session
 
 from openmsi import errors, service_input
-from openmsi.db import Lane
 from openmsi.endpoint import run
 from openmsi.sales import salable
 from openmsi.sales.configuration import StockItemConfiguration
@@ -64,7 +63,7 @@ async def get_product_salable_quantity(request: Request, sku: str, stockId: str)
         facts = salable.salability(session, stock_id, [sku])[sku]
         return php_number(salable.salable_quantity(_config(request), stock_id, facts))
 
-    return await run(request, SALES_STOCK, work, lane=Lane.QUICK_READ)
+    return await run(request, SALES_STOCK, work)
 
 
 @router.get("/is-product-salable/{sku}/{stockId}")
@@ -74,7 +73,7 @@ async def is_product_salable(request: Request, sku: str, stockId: str) -> Magent
         facts = salable.salability(session, stock_id, [sku])[sku]
         return salable.is_salable(_config(request), stock_id, facts)
 
-    return await run(request, SALES_STOCK, work, lane=Lane.QUICK_READ)
+    return await run(request, SALES_STOCK, work)
 
 
 @router.get("/are-products-salable")
@@ -104,7 +103,7 @@ async def is_product_salable_for_requested_qty(
         is_salable, problems = salable.requested_qty_result(_config(request), stock_id, facts, qty)
         return {"salable": is_salable, "errors": problems}
 
-    return await run(request, SALES_STOCK, work, lane=Lane.QUICK_READ)
+    return await run(request, SALES_STOCK, work)
 
 
 @router.get("/are-product-salable-for-requested-qty")
