@@ -113,6 +113,9 @@ class Run:
     p99_ms: float
     errors: int
     error_samples: list[str] = field(default_factory=list)
+    # The server process's CPU time (user + system) per answered request, in ms: on a shared,
+    # noisy machine it moves much less than requests/s (0 where /proc is unavailable).
+    cpu_ms: float = 0.0
 
     @property
     def rps(self) -> float:
@@ -133,6 +136,10 @@ class Row:
     def median_run(self) -> Run:
         ordered = sorted(self.runs, key=lambda run: run.rps)
         return ordered[(len(ordered) - 1) // 2]
+
+    @property
+    def median_cpu_ms(self) -> float:
+        return statistics.median(run.cpu_ms for run in self.runs) if self.runs else 0.0
 
     @property
     def errors(self) -> int:
@@ -590,7 +597,16 @@ class Options:
     json_path: Path | None
 
 
-def measure(options: Options, port: int, scenario: Scenario, token: str, workdir: Path) -> Run:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(options: Options, port: int, scenario: Scenario, token: str, workdir: Path, pid: int) -> Run:
     def once(seconds: float) -> Run:
         if options.loadgen == "wrk":
             return wrk_run(port, scenario, token, options.concurrency, seconds, options.wrk_threads, workdir)
@@ -598,18 +614,20 @@ def measure(options: Options, port: int, scenario: Scenario, token: str, workdir
 
     if options.warmup > 0:
         once(options.warmup)
+    cpu_before = cpu_seconds(pid)
     run = once(options.duration)
+    run.cpu_ms = (cpu_seconds(pid) - cpu_before) * 1e3 / run.requests if run.requests else 0.0
     flag = f", {run.errors} ERRORS" if run.errors else ""
     log(
         f"  {scenario.name:<13} {run.rps:9.1f} req/s"
-        f"  p50 {run.p50_ms:7.2f} ms  p99 {run.p99_ms:7.2f} ms{flag}"
+        f"  p50 {run.p50_ms:7.2f} ms  p99 {run.p99_ms:7.2f} ms  cpu {run.cpu_ms:.3f} ms/req{flag}"
     )
     for sample in run.error_samples:
         log(f"    error: {sample}")
     return run
 
 
-def bench_engine(engine: str, options: Options, bare_port: int, workdir: Path) -> list[Row]:
+def bench_engine(engine: str, options: Options, bare: Server, workdir: Path) -> list[Row]:
     engine_dir = workdir / engine
     engine_dir.mkdir()
     if engine == "sqlite":
@@ -643,8 +661,9 @@ def bench_engine(engine: str, options: Options, bare_port: int, workdir: Path) -
             for round_number in range(1, options.repeat + 1):
                 log(f"{engine}: round {round_number}/{options.repeat}")
                 for row in rows:
-                    row_port = bare_port if row.scenario is BARE else port
-                    row.runs.append(measure(options, row_port, row.scenario, token, engine_dir))
+                    target = bare if row.scenario is BARE else server
+                    run = measure(options, target.port, row.scenario, token, engine_dir, target.process.pid)
+                    row.runs.append(run)
                 if server.process.poll() is not None:
                     raise BenchError(f"openmsi exited during the benchmark:\n{server.tail()}")
             return rows
@@ -655,7 +674,7 @@ def bench_engine(engine: str, options: Options, bare_port: int, workdir: Path) -
 def print_table(rows: list[Row], options: Options) -> bool:
     header = (
         f"{'engine':<10} {'scenario':<13} {'req/s':>9} {'runs (req/s)':<26} {'p50 ms':>8} "
-        f"{'p99 ms':>8} {'errors':>6} {'vs bare':>8}  target"
+        f"{'p99 ms':>8} {'cpu ms':>7} {'errors':>6} {'vs bare':>8}  target"
     )
     print()
     print(
@@ -678,7 +697,8 @@ def print_table(rows: list[Row], options: Options) -> bool:
             verdict = f"≥{target:.0%} {'PASS' if passed else 'MISS'}"
         print(
             f"{row.engine:<10} {row.scenario.name:<13} {row.median_rps:9.1f} {runs:<26} "
-            f"{median.p50_ms:8.2f} {median.p99_ms:8.2f} {row.errors:6d} {ratio:8.1%}  {verdict}"
+            f"{median.p50_ms:8.2f} {median.p99_ms:8.2f} {row.median_cpu_ms:7.3f} {row.errors:6d} "
+            f"{ratio:8.1%}  {verdict}"
         )
     print()
     error_rows = [row for row in rows if row.errors]
@@ -781,7 +801,7 @@ def main(argv: list[str]) -> int:
                 if problem is not None:
                     log(f"{engine}: skipped, server not reachable ({problem})")
                     continue
-            rows += bench_engine(engine, options, bare_port, workdir)
+            rows += bench_engine(engine, options, bare, workdir)
     except KeyboardInterrupt:
         log("interrupted")
         return 130
