@@ -294,7 +294,7 @@ def _wait_idle(base_url: str, token: str, timeout: float = 300) -> None:
             response = client.get("/rest/V1/openmsi/index-status")
             if response.status_code != 200:
                 raise lb.BenchError(f"index-status answered {response.status_code}: {response.text}")
-            if not sum(stock.get("pending_jobs", 0) for stock in response.json()):
+            if not sum(stock["pending_jobs"] for stock in response.json()["stocks"]):
                 return
             time.sleep(0.5)
 
