@@ -35,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -319,6 +320,7 @@ def main(argv: list[str]) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="openmsi_mixed_"))
     servers: list[lb.Server] = []
     deployments: list[Deployment] = []
+    waits: Counter[tuple[str, str]] = Counter()
     try:
         with lb.sqlite_database(workdir) as sqlite_url, lb.postgresql_database(args.pg_url) as pg_url:
             lite_env = _prepare(sqlite_url, workdir, server=False)
@@ -343,9 +345,14 @@ def main(argv: list[str]) -> int:
                         run_load(
                             deployment.port, deployment.token, args.warmup, args.concurrency, seed=number
                         )
-                    result = run_load(
-                        deployment.port, deployment.token, args.duration, args.concurrency, number
-                    )
+                    sampler = WaitSampler(pg_url) if deployment.name == "postgresql" else None
+                    try:
+                        result = run_load(
+                            deployment.port, deployment.token, args.duration, args.concurrency, number
+                        )
+                    finally:
+                        if sampler is not None:
+                            waits.update(sampler.stop())
                     deployment.rounds.append(result)
                     lb.log(
                         f"round {number} {deployment.name:<10} {result.rps:7.1f} req/s, item-save p99 "
@@ -366,7 +373,70 @@ def main(argv: list[str]) -> int:
     finally:
         for server in servers:
             server.stop()
+    print_waits(waits)
     return report(deployments, args)
+
+
+class WaitSampler:
+    """What PostgreSQL's backends of the benchmark database do, every 0.5 s, in a thread:
+    (wait event or "running", the statement's first words) for each active backend."""
+
+    def __init__(self, url: str) -> None:
+        import threading
+
+        from sqlalchemy import create_engine
+
+        self._engine = create_engine(url, isolation_level="AUTOCOMMIT")
+        self._stop = threading.Event()
+        self._counts: Counter[tuple[str, str]] = Counter()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        from sqlalchemy import text
+
+        query = text(
+            "SELECT coalesce(wait_event_type || '/' || wait_event, 'running') AS what, "
+            "regexp_replace(left(query, 200), '\\s+', ' ', 'g') AS statement FROM pg_stat_activity "
+            "WHERE datname = current_database() AND state = 'active' AND pid <> pg_backend_pid()"
+        )
+        with self._engine.connect() as connection:
+            while not self._stop.wait(0.5):
+                for what, statement in connection.execute(query):
+                    self._counts[(what, _statement_head(statement))] += 1
+
+    def stop(self) -> Counter[tuple[str, str]]:
+        self._stop.set()
+        self._thread.join(timeout=10)
+        self._engine.dispose()
+        return self._counts
+
+
+def _statement_head(statement: str) -> str:
+    """``SELECT … FROM <table> … FOR NO KEY UPDATE`` style: enough to tell the statements apart."""
+    words = statement.split()
+    head = " ".join(words[:2])
+    for keyword in ("FROM", "INTO", "UPDATE"):
+        if keyword in words[1:]:
+            index = words.index(keyword, 1)
+            head = f"{words[0]} … {keyword} {words[index + 1] if index + 1 < len(words) else ''}"
+            break
+    for suffix in ("FOR NO KEY UPDATE", "FOR UPDATE", "FOR SHARE", "FOR KEY SHARE"):
+        if suffix in statement:
+            return f"{head} … {suffix}"
+    return head
+
+
+def print_waits(waits: Counter[tuple[str, str]]) -> None:
+    total = sum(waits.values())
+    if not total:
+        return
+    print()
+    print(
+        f"PostgreSQL backends during the measured rounds ({total} samples of active backends, every 0.5 s):"
+    )
+    for (what, statement), count in waits.most_common(12):
+        print(f"  {count / total:6.1%}  {what:<26} {statement}")
 
 
 def _latency_cell(result: Round, kind: str) -> str:
