@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -24,7 +25,7 @@ from sqlalchemy import Connection, bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from openmsi import errors, service_input, webapi
-from openmsi.db import Database, Lane, insert_ignore
+from openmsi.db import TOKEN_CACHE_SECONDS, Database, Lane, insert_ignore
 from openmsi.models import AdminToken, AdminUser, LoginFailure, table_of, utcnow
 from openmsi.settings import Settings
 from openmsi.webapi import MagentoJSONResponse
@@ -147,11 +148,49 @@ _PRINCIPAL_BY_TOKEN_HASH = (
 )
 
 
+# Tokens verified recently, by token hash: the principal and until when (time.monotonic()) it
+# may be used without asking the database. A process remembers a token at most
+# OPENMSI_TOKEN_CACHE_SECONDS (the engine's TOKEN_CACHE_SECONDS option) and never past the
+# token's own expiry, so a deactivated user or a deleted token is refused within that window
+# in every process, and an expired token at once.
+_verified: dict[str, tuple[Principal, float]] = {}
+_VERIFIED_MAX = 10_000
+
+
 def principal_for_token(connection: Connection, token: str) -> Principal | None:
-    row = connection.execute(_PRINCIPAL_BY_TOKEN_HASH, {"token_hash": hash_token(token)}).first()
-    if row is None or (row.expires_at is not None and row.expires_at <= utcnow()):
+    token_hash = hash_token(token)
+    window: float = connection.get_execution_options().get(TOKEN_CACHE_SECONDS, 0)
+    if window > 0:
+        cached = _verified.get(token_hash)
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
+    row = connection.execute(_PRINCIPAL_BY_TOKEN_HASH, {"token_hash": token_hash}).first()
+    now = utcnow()
+    if row is None or (row.expires_at is not None and row.expires_at <= now):
+        _verified.pop(token_hash, None)
         return None
-    return Principal(user_id=row.user_id, username=row.username)
+    principal = Principal(user_id=row.user_id, username=row.username)
+    if window > 0:
+        if row.expires_at is not None:
+            window = min(window, (row.expires_at - now).total_seconds())
+        if len(_verified) >= _VERIFIED_MAX:
+            _forget_stale()
+        _verified[token_hash] = (principal, time.monotonic() + window)
+    return principal
+
+
+def _forget_stale() -> None:
+    now = time.monotonic()
+    for token_hash, (_principal, until) in list(_verified.items()):
+        if until <= now:
+            _verified.pop(token_hash, None)
+    if len(_verified) >= _VERIFIED_MAX:
+        _verified.clear()
+
+
+def forget_verified_tokens() -> None:
+    """Drop this process's remembered tokens: the next request of each asks the database."""
+    _verified.clear()
 
 
 def bearer_token(authorization: str | None) -> str | None:

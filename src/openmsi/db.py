@@ -11,6 +11,7 @@ lets readers go on during a write.
 
 from __future__ import annotations
 
+import select as io_select
 from collections.abc import Callable, Mapping, Sequence
 from enum import Enum
 from functools import lru_cache
@@ -21,7 +22,7 @@ import anyio.to_thread
 from sqlalchemy import Engine, String, Table, bindparam, create_engine, event, select, text
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -30,6 +31,8 @@ from sqlalchemy.sql.functions import FunctionElement
 from openmsi.settings import Settings
 
 WRITE = "openmsi_write"
+# Engine option: seconds ``auth.principal_for_token`` may remember a verified token.
+TOKEN_CACHE_SECONDS = "openmsi_token_cache_seconds"
 T = TypeVar("T")
 
 
@@ -50,23 +53,56 @@ def make_engine(settings: Settings) -> Engine:
         engine = create_engine(
             url,
             connect_args={"timeout": settings.sqlite_busy_timeout, "check_same_thread": False},
+            execution_options={TOKEN_CACHE_SECONDS: settings.token_cache_seconds},
             pool_size=settings.pool_size,
             max_overflow=settings.pool_max_overflow,
         )
         _configure_sqlite(engine)
         return engine
+    url = _server_url(url)
+    engine = create_engine(url, **_server_options(settings, url))
+    event.listen(engine, "checkout", _refuse_closed_connection)
+    return engine
+
+
+def _server_url(url: URL) -> URL:
+    if url.get_backend_name() == "mysql" and url.query.get("charset") is None:
+        return url.update_query_dict({"charset": "utf8mb4"})
+    return url
+
+
+def _server_options(settings: Settings, url: URL) -> dict[str, Any]:
+    # No pool_pre_ping: it costs a round trip on every checkout (see _refuse_closed_connection).
+    # pool_recycle retires connections before server or proxy idle timeouts cut them.
     options: dict[str, Any] = {
         "pool_size": settings.pool_size,
         "max_overflow": settings.pool_max_overflow,
-        "pool_pre_ping": True,
+        "pool_recycle": settings.pool_recycle_seconds,
+        "execution_options": {TOKEN_CACHE_SECONDS: settings.token_cache_seconds},
     }
-    if backend == "mysql":
+    if url.get_backend_name() == "mysql":
         # Plain REPEATABLE READ takes gap locks on every upsert and makes concurrent batches
         # deadlock; READ COMMITTED keeps only record locks (MariaDB KB, "InnoDB Lock Modes").
         options["isolation_level"] = "READ COMMITTED"
-        if url.query.get("charset") is None:
-            url = url.update_query_dict({"charset": "utf8mb4"})
-    return create_engine(url, **options)
+    return options
+
+
+def _refuse_closed_connection(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """A pooled connection the server has closed (restart, idle timeout, terminated backend)
+    is replaced before use, without the round trip of a ping: an idle connection has nothing
+    to read, one the server closed has its farewell or end of stream waiting on the socket."""
+    try:
+        sock = getattr(dbapi_connection, "_sock", None)  # PyMySQL
+        fileno = sock.fileno() if sock is not None else dbapi_connection.fileno()
+        poller = io_select.poll()
+        poller.register(fileno, io_select.POLLIN)
+        closed = bool(poller.poll(0)) or fileno < 0
+    except Exception:
+        closed = True
+    if closed:
+        # The pool discards this connection and checks out another (SQLAlchemy docs,
+        # "Disconnect Handling - Pessimistic").
+        raise DisconnectionError()
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -101,7 +137,7 @@ class Lane(Enum):
 
 
 class Database:
-    """The engine and the two session factories of one process."""
+    """The engine and the session factories of one process."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -122,13 +158,18 @@ class Database:
     async def run(self, unit_of_work: Callable[[], T], lane: Lane = Lane.READ) -> T:
         """Run a request's database work from the event loop.
 
-        PostgreSQL and MariaDB: in one worker thread, so the loop serves other requests while
-        this one waits on the network. SQLite: right here, on the loop. SQLite is a library
-        call, a request's queries take a fraction of a millisecond, less than handing them to
-        a thread, and its single writer serialises writes anyway. The price: a write that must
-        wait for another process's write lock (a second `openmsi serve` worker or a CLI
-        command on the same file) holds up this process for that wait (at most
-        OPENMSI_SQLITE_BUSY_TIMEOUT).
+        SQLite: right here, on the loop. SQLite is a library call, a request's queries take a
+        fraction of a millisecond, less than handing them to a thread, and its single writer
+        serialises writes anyway. The price: a write that must wait for another process's
+        write lock (a second `openmsi serve` worker or a CLI command on the same file) holds up
+        this process for that wait (at most OPENMSI_SQLITE_BUSY_TIMEOUT).
+
+        PostgreSQL and MariaDB: every lane in a worker thread, on the sync driver, so the loop
+        serves other requests while this one waits on the network. Measured on this project's
+        machine (bench/README.md, "How a read reaches the server"), running quick reads on the
+        loop through an async driver instead (SQLAlchemy's greenlet bridge over asyncpg or
+        psycopg's async mode, asyncmy for MariaDB) cost as much CPU per request as the thread
+        hop or more, and added a second pool per process.
         """
         if self.inline:
             return unit_of_work()

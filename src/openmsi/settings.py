@@ -23,6 +23,12 @@ class Settings(BaseSettings):
     # Connections per process; size it to the server's thread pool (anyio's default is 40).
     pool_size: int = Field(default=20, ge=1)
     pool_max_overflow: int = Field(default=20, ge=0)
+    # PostgreSQL and MariaDB: seconds after which a pooled connection is replaced, before a
+    # server or proxy idle timeout cuts it (connections are not pinged before use).
+    pool_recycle_seconds: int = Field(default=1800, ge=-1)
+    # Seconds a verified bearer token is remembered by a process; a deactivated user or a
+    # deleted token is refused at most this long after the change. 0: check every request.
+    token_cache_seconds: float = Field(default=5, ge=0)
     # Seconds a SQLite writer waits for the write lock before giving up.
     sqlite_busy_timeout: float = Field(default=30, gt=0)
     # The global stock configuration of Magento's cataloginventory/item_options (spec salable.md,
