@@ -14,13 +14,13 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from fastapi import APIRouter, Request
-from sqlalchemy import Connection, bindparam, delete, select
+from sqlalchemy import Connection, bindparam, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from openmsi import errors, service_input, webapi
@@ -71,31 +71,65 @@ def create_admin(session: Session, username: str, password: str) -> AdminUser:
     return user
 
 
-def _is_locked(session: Session, username: str) -> bool:
-    lock_expires_at = session.scalar(
-        select(LoginFailure.lock_expires_at).where(LoginFailure.username == username)
+# ============================================================================================
+# The token route, in three steps
+#
+# Step 1 reads (a quick read), step 2 hashes (the CPU lane: ~140 ms of argon2, no connection
+# held, no transaction open), step 3 writes (a short write transaction). Nothing waits on the
+# hash: not the other requests, not SQLite's single writer. What may change during the hash
+# is checked again in step 3: a lockout reached by concurrent failures still refuses the
+# login, and a deactivated user or a changed password issues no token.
+#
+# The failure table (Magento's oauth_token_request_log, RequestLog.php) stays bounded:
+# - every failure sets lock_expires_at to now + OPENMSI_LOGIN_LOCK_SECONDS, as Magento's
+#   incrementFailuresCount does, so the column is when the row stops mattering; a username is
+#   locked while failures_count >= OPENMSI_LOGIN_MAX_FAILURES and that time has not passed;
+# - a row whose time has passed counts as absent (Magento's cron clearExpiredFailures deletes
+#   it; here the next failure starts a fresh count, and rows are deleted when room is needed);
+# - usernames that are not admin users add rows only while the table holds fewer than
+#   OPENMSI_LOGIN_FAILURE_MAX_ROWS rows once ended rows are deleted. An admin user's failure
+#   is always counted, so filling the table with random names never lifts a real lockout.
+#   Bound: OPENMSI_LOGIN_FAILURE_MAX_ROWS + one row per admin user (+ the concurrent inserts
+#   of one instant on PostgreSQL/MariaDB).
+# The price of the bound: while attackers keep the table full, unknown usernames are no
+# longer counted, so they never lock, where an admin username would. Telling the two apart
+# that way takes OPENMSI_LOGIN_FAILURE_MAX_ROWS fresh usernames per lock window.
+# ============================================================================================
+
+
+@dataclass(frozen=True)
+class LoginAttempt:
+    """What step 1 found: the converted credentials and the user they name, if any."""
+
+    username: str
+    password: str
+    user_id: int | None
+    password_hash: str | None
+    is_active: bool
+
+
+def _has_ended(failure: LoginFailure, now: datetime) -> bool:
+    # NULL: a row counted before failures carried their window; forget it.
+    return failure.lock_expires_at is None or failure.lock_expires_at <= now
+
+
+def _locks(failure: LoginFailure | None, now: datetime, settings: Settings) -> bool:
+    """RequestThrottler::isUserLocked: the count reached the maximum within the window."""
+    return (
+        failure is not None
+        and not _has_ended(failure, now)
+        and failure.failures_count >= settings.login_max_failures
     )
-    return lock_expires_at is not None and lock_expires_at > utcnow()
 
 
-def _record_failure(session: Session, username: str, settings: Settings) -> None:
-    # Insert-then-lock keeps concurrent failures for one username from losing counts.
-    insert_ignore(session, table_of(LoginFailure), [{"username": username, "failures_count": 0}])
-    row = session.scalar(select(LoginFailure).where(LoginFailure.username == username).with_for_update())
-    assert row is not None
-    now = utcnow()
-    if row.lock_expires_at is not None and row.lock_expires_at <= now:
-        # An expired lock starts a fresh count, as Magento's RequestThrottler resets it.
-        row.failures_count = 0
-        row.lock_expires_at = None
-    row.failures_count += 1
-    if row.failures_count >= settings.login_max_failures:
-        row.lock_expires_at = now + timedelta(seconds=settings.login_lock_seconds)
-    session.flush()
+def _failure(session: Session, username: str, *, for_update: bool = False) -> LoginFailure | None:
+    query = select(LoginFailure).where(LoginFailure.username == username)
+    return session.scalar(query.with_for_update() if for_update else query)
 
 
-def issue_admin_token(session: Session, username: Any, password: Any, settings: Settings) -> str:
-    """POST /V1/integration/admin/token. Raises InputError (400) or Unauthorized (401)."""
+def read_login_attempt(session: Session, username: Any, password: Any, settings: Settings) -> LoginAttempt:
+    """POST /V1/integration/admin/token, step 1: the checks before the hash, in Magento's
+    order. Raises InputError (400) or Unauthorized (401, a locked username too)."""
     # ServiceInputProcessor::process converts the present parameters in signature order (a type
     # error is raised at once) and then reports the absent (null) ones; only after that does
     # CredentialsValidator reject empty strings. So a null username with an empty password is
@@ -111,32 +145,98 @@ def issue_admin_token(session: Session, username: Any, password: Any, settings: 
         raise errors.InputError.required(*empty)
     if len(username) > 255:
         raise errors.Unauthorized(SIGN_IN_FAILED)
-    if _is_locked(session, username):
+    # Magento's AdminTokenService throttles before it looks at the password: a locked username
+    # is refused without hashing.
+    if _locks(_failure(session, username), utcnow(), settings):
         raise errors.Unauthorized(SIGN_IN_FAILED)
-    user = session.scalar(select(AdminUser).where(AdminUser.username == username))
+    user = session.execute(
+        select(AdminUser.user_id, AdminUser.password_hash, AdminUser.is_active).where(
+            AdminUser.username == username
+        )
+    ).first()
+    if user is None:
+        return LoginAttempt(username, password, None, None, False)
+    return LoginAttempt(username, password, user.user_id, user.password_hash, user.is_active)
+
+
+def verify_password(attempt: LoginAttempt) -> bool:
+    """Step 2: argon2, CPU only. An unknown username is verified against a dummy hash, so that
+    it costs what a known one costs; an inactive user fails like a wrong password."""
     try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
-        verified = user is not None and user.is_active
+        _hasher.verify(attempt.password_hash or _DUMMY_HASH, attempt.password)
     except (VerificationError, InvalidHashError):
-        verified = False
-    if not verified or user is None:
-        _record_failure(session, username, settings)
+        return False
+    return attempt.user_id is not None and attempt.is_active
+
+
+def finish_login(session: Session, attempt: LoginAttempt, verified: bool, settings: Settings) -> str:
+    """Step 3, a short write transaction: the token, or the failure counted. Raises
+    Unauthorized (401); the caller commits in both cases, so that the count survives."""
+    now = utcnow()
+    # Locked (and re-read under the row lock) before anything else: failures that other clients
+    # committed during the hash may have locked the username since step 1. A locked attempt is
+    # refused and not counted, as in step 1.
+    failure = _failure(session, attempt.username, for_update=True)
+    if _locks(failure, now, settings):
         raise errors.Unauthorized(SIGN_IN_FAILED)
-    session.execute(delete(LoginFailure).where(LoginFailure.username == username))
+    if verified:
+        user = session.execute(
+            select(AdminUser.password_hash, AdminUser.is_active).where(AdminUser.user_id == attempt.user_id)
+        ).first()
+        # Deactivated, deleted or given a new password during the hash: the verify was against
+        # what no longer holds.
+        verified = user is not None and user.is_active and user.password_hash == attempt.password_hash
+    if not verified or attempt.user_id is None:
+        _record_failure(session, attempt, failure, now, settings)
+        raise errors.Unauthorized(SIGN_IN_FAILED)
+    if failure is not None:
+        session.delete(failure)
     token = secrets.token_urlsafe(32)
     lifetime = settings.admin_token_lifetime_hours
     session.add(
         AdminToken(
             token_hash=hash_token(token),
-            user_id=user.user_id,
-            expires_at=utcnow() + timedelta(hours=lifetime) if lifetime else None,
+            user_id=attempt.user_id,
+            expires_at=now + timedelta(hours=lifetime) if lifetime else None,
         )
     )
     # Expired tokens are dead weight; drop this user's as we go.
     session.execute(
-        delete(AdminToken).where(AdminToken.user_id == user.user_id, AdminToken.expires_at < utcnow())
+        delete(AdminToken).where(AdminToken.user_id == attempt.user_id, AdminToken.expires_at < now)
     )
+    session.flush()
     return token
+
+
+def _record_failure(
+    session: Session, attempt: LoginAttempt, failure: LoginFailure | None, now: datetime, settings: Settings
+) -> None:
+    if failure is None:
+        if attempt.user_id is None and not _room_for_a_failure(session, now, settings):
+            return
+        # Insert-then-lock keeps concurrent failures for one username from losing counts.
+        insert_ignore(session, table_of(LoginFailure), [{"username": attempt.username, "failures_count": 0}])
+        failure = _failure(session, attempt.username, for_update=True)
+        assert failure is not None
+    elif _has_ended(failure, now):
+        failure.failures_count = 0
+    failure.failures_count += 1
+    failure.lock_expires_at = now + timedelta(seconds=settings.login_lock_seconds)
+    session.flush()
+
+
+def _room_for_a_failure(session: Session, now: datetime, settings: Settings) -> bool:
+    """Whether a username that is no admin user may add a row; makes room by deleting the rows
+    whose time has passed when the table is full."""
+    rows = session.scalar(select(func.count()).select_from(LoginFailure)) or 0
+    if rows < settings.login_failure_max_rows:
+        return True
+    ended = session.execute(
+        delete(LoginFailure).where(
+            or_(LoginFailure.lock_expires_at.is_(None), LoginFailure.lock_expires_at <= now)
+        )
+    )
+    return rows - ended.rowcount < settings.login_failure_max_rows  # type: ignore[attr-defined]
 
 
 # Built once: constructing this select costs more than running it (every request needs it).
@@ -183,13 +283,20 @@ async def create_admin_access_token(request: Request) -> MagentoJSONResponse:
     body = await request.body()
     query_string: bytes = request.scope.get("query_string", b"")
 
-    def unit_of_work() -> str:
+    def read() -> LoginAttempt:
         params = webapi.service_parameters(content_type, body, query_string)
         username = service_input.lookup_parameter(params, "username")
         password = service_input.lookup_parameter(params, "password")
+        with database.read_sessions() as session:
+            return read_login_attempt(session, username, password, settings)
+
+    attempt = await database.run(read, Lane.QUICK_READ)
+    verified = await database.run(lambda: verify_password(attempt), Lane.CPU)
+
+    def write() -> str:
         with database.write_sessions() as session:
             try:
-                token = issue_admin_token(session, username, password, settings)
+                token = finish_login(session, attempt, verified, settings)
             except errors.Unauthorized:
                 # The failure count must survive the error: commit it before answering 401.
                 session.commit()
@@ -197,4 +304,4 @@ async def create_admin_access_token(request: Request) -> MagentoJSONResponse:
             session.commit()
         return token
 
-    return MagentoJSONResponse(await database.run(unit_of_work, Lane.WRITE))
+    return MagentoJSONResponse(await database.run(write, Lane.WRITE))
