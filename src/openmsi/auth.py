@@ -236,7 +236,8 @@ def _room_for_a_failure(session: Session, now: datetime, settings: Settings) -> 
             or_(LoginFailure.lock_expires_at.is_(None), LoginFailure.lock_expires_at <= now)
         )
     )
-    return rows - ended.rowcount < settings.login_failure_max_rows  # type: ignore[attr-defined]
+    deleted: int = ended.rowcount  # type: ignore[attr-defined]
+    return rows - deleted < settings.login_failure_max_rows
 
 
 # Built once: constructing this select costs more than running it (every request needs it).
