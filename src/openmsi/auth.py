@@ -56,19 +56,87 @@ class Principal:
         return True
 
 
+def _check_password(password: str) -> None:
+    if len(password) < 7:
+        raise errors.CouldNotSave("The password must be at least 7 characters long.")
+
+
 def create_admin(session: Session, username: str, password: str) -> AdminUser:
     """`openmsi admin create`: raises CouldNotSave when the username is taken or invalid."""
     username = username.strip()
     if not username or len(username) > 40:
         raise errors.CouldNotSave("The username must be 1 to 40 characters long.")
-    if len(password) < 7:
-        raise errors.CouldNotSave("The password must be at least 7 characters long.")
+    _check_password(password)
     if session.scalar(select(AdminUser.user_id).where(AdminUser.username == username)) is not None:
         raise errors.CouldNotSave('An admin user named "%1" already exists.', [username])
     user = AdminUser(username=username, password_hash=hash_password(password), is_active=True)
     session.add(user)
     session.flush()
     return user
+
+
+@dataclass(frozen=True)
+class AdminSummary:
+    username: str
+    is_active: bool
+    locked_until: datetime | None
+
+
+def list_admins(session: Session, settings: Settings) -> list[AdminSummary]:
+    """`openmsi admin list`: every admin user, with the end of its lockout if it is locked."""
+    rows = session.execute(
+        select(AdminUser.username, AdminUser.is_active, LoginFailure)
+        .outerjoin(LoginFailure, LoginFailure.username == AdminUser.username)
+        .order_by(AdminUser.username)
+    )
+    now = utcnow()
+    return [
+        AdminSummary(
+            row.username,
+            row.is_active,
+            row.LoginFailure.lock_expires_at if _locks(row.LoginFailure, now, settings) else None,
+        )
+        for row in rows
+    ]
+
+
+def _admin(session: Session, username: str) -> AdminUser:
+    user = session.scalar(select(AdminUser).where(AdminUser.username == username.strip()).with_for_update())
+    if user is None:
+        raise errors.NoSuchEntity('There is no admin user named "%1".', [username])
+    return user
+
+
+def _revoke_tokens(session: Session, user: AdminUser) -> int:
+    result = session.execute(delete(AdminToken).where(AdminToken.user_id == user.user_id))
+    revoked: int = result.rowcount  # type: ignore[attr-defined]
+    return revoked
+
+
+def unlock_admin(session: Session, username: str) -> AdminUser:
+    """`openmsi admin unlock`: forgets the user's failed logins. Raises NoSuchEntity."""
+    user = _admin(session, username)
+    session.execute(delete(LoginFailure).where(LoginFailure.username == user.username))
+    return user
+
+
+def change_admin_password(session: Session, username: str, password: str) -> tuple[AdminUser, int]:
+    """`openmsi admin password`: a new password; the user's tokens stop working. Raises
+    NoSuchEntity or CouldNotSave (too short). Returns the user and the tokens revoked."""
+    user = _admin(session, username)
+    _check_password(password)
+    user.password_hash = hash_password(password)
+    session.flush()
+    return user, _revoke_tokens(session, user)
+
+
+def set_admin_active(session: Session, username: str, active: bool) -> tuple[AdminUser, int]:
+    """`openmsi admin deactivate` / `activate`. Deactivation revokes the user's tokens, so the
+    REST API refuses them from the next request. Raises NoSuchEntity."""
+    user = _admin(session, username)
+    user.is_active = active
+    session.flush()
+    return user, 0 if active else _revoke_tokens(session, user)
 
 
 # ============================================================================================
