@@ -165,6 +165,9 @@ def set_admin_active(session: Session, username: str, active: bool) -> tuple[Adm
 # ============================================================================================
 
 
+_PRUNE_BATCH = 1000
+
+
 @dataclass(frozen=True)
 class LoginAttempt:
     """What step 1 found: the converted credentials and the user they name, if any."""
@@ -294,18 +297,22 @@ def _record_failure(
 
 
 def _room_for_a_failure(session: Session, now: datetime, settings: Settings) -> bool:
-    """Whether a username that is no admin user may add a row; makes room by deleting the rows
+    """Whether a username that is no admin user may add a row; makes room by deleting rows
     whose time has passed when the table is full."""
     rows = session.scalar(select(func.count()).select_from(LoginFailure)) or 0
     if rows < settings.login_failure_max_rows:
         return True
-    ended = session.execute(
-        delete(LoginFailure).where(
-            or_(LoginFailure.lock_expires_at.is_(None), LoginFailure.lock_expires_at <= now)
-        )
-    )
-    deleted: int = ended.rowcount  # type: ignore[attr-defined]
-    return rows - deleted < settings.login_failure_max_rows
+    # SKIP LOCKED: rows other sign-ins hold are theirs to update; two pruning transactions must
+    # not wait on (or deadlock with) each other. A bounded batch keeps the transaction short.
+    ended = session.scalars(
+        select(LoginFailure.username)
+        .where(or_(LoginFailure.lock_expires_at.is_(None), LoginFailure.lock_expires_at <= now))
+        .limit(_PRUNE_BATCH)
+        .with_for_update(skip_locked=True)
+    ).all()
+    if ended:
+        session.execute(delete(LoginFailure).where(LoginFailure.username.in_(ended)))
+    return rows - len(ended) < settings.login_failure_max_rows
 
 
 # Built once: constructing this select costs more than running it (every request needs it).
