@@ -67,9 +67,11 @@ def create_admin(session: Session, username: str, password: str) -> AdminUser:
     if not username or len(username) > 40:
         raise errors.CouldNotSave("The username must be 1 to 40 characters long.")
     _check_password(password)
+    # Hashed before the first statement: on SQLite that statement takes the write lock.
+    password_hash = hash_password(password)
     if session.scalar(select(AdminUser.user_id).where(AdminUser.username == username)) is not None:
         raise errors.CouldNotSave('An admin user named "%1" already exists.', [username])
-    user = AdminUser(username=username, password_hash=hash_password(password), is_active=True)
+    user = AdminUser(username=username, password_hash=password_hash, is_active=True)
     session.add(user)
     session.flush()
     return user
@@ -123,9 +125,11 @@ def unlock_admin(session: Session, username: str) -> AdminUser:
 def change_admin_password(session: Session, username: str, password: str) -> tuple[AdminUser, int]:
     """`openmsi admin password`: a new password; the user's tokens stop working. Raises
     NoSuchEntity or CouldNotSave (too short). Returns the user and the tokens revoked."""
-    user = _admin(session, username)
     _check_password(password)
-    user.password_hash = hash_password(password)
+    # Hashed before the first statement: on SQLite that statement takes the write lock.
+    password_hash = hash_password(password)
+    user = _admin(session, username)
+    user.password_hash = password_hash
     session.flush()
     return user, _revoke_tokens(session, user)
 
