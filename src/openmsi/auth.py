@@ -7,6 +7,26 @@ guest is refused with the route's ACL resource in a 401).
 
 Every admin holds every ACL resource (Magento's "Administrators" role); routes still name
 their resource so that the 401 says which one was required.
+
+Failed sign-ins (``admin_login_failure``, Magento's ``oauth_token_request_log``, written by
+``Integration/Model/ResourceModel/Oauth/Token/RequestLog.php``) and why the table stays small:
+
+- every failure sets ``lock_expires_at`` to now + OPENMSI_LOGIN_LOCK_SECONDS, as Magento's
+  ``incrementFailuresCount`` does, so the column says when the row stops mattering; a username
+  is locked while ``failures_count`` >= OPENMSI_LOGIN_MAX_FAILURES and that time is ahead;
+- a row whose time has passed counts as absent (Magento's cron ``clearExpiredFailures``
+  deletes it): the next failure of that username starts a fresh count, and such rows are
+  deleted, a bounded batch at a time, whenever room is needed;
+- usernames that are not admin users add rows only while the table holds fewer than
+  OPENMSI_LOGIN_FAILURE_MAX_ROWS rows once ended rows are deleted. An admin user's failures are
+  always counted, so filling the table with random names never lifts a real lockout.
+
+So the table holds at most OPENMSI_LOGIN_FAILURE_MAX_ROWS rows plus one per admin user (plus
+the inserts of one instant racing on PostgreSQL/MariaDB). The price: while attackers keep the
+table full, unknown usernames are no longer counted, so they never lock where an admin's
+username would; telling the two apart that way takes OPENMSI_LOGIN_FAILURE_MAX_ROWS fresh
+usernames per lock window, and Magento tells them apart by timing alone (it skips the hash for
+unknown usernames; openmsi verifies a dummy hash).
 """
 
 from __future__ import annotations
@@ -152,20 +172,7 @@ def set_admin_active(session: Session, username: str, active: bool) -> tuple[Adm
 # is checked again in step 3: a lockout reached by concurrent failures still refuses the
 # login, and a deactivated user or a changed password issues no token.
 #
-# The failure table (Magento's oauth_token_request_log, RequestLog.php) stays bounded:
-# - every failure sets lock_expires_at to now + OPENMSI_LOGIN_LOCK_SECONDS, as Magento's
-#   incrementFailuresCount does, so the column is when the row stops mattering; a username is
-#   locked while failures_count >= OPENMSI_LOGIN_MAX_FAILURES and that time has not passed;
-# - a row whose time has passed counts as absent (Magento's cron clearExpiredFailures deletes
-#   it; here the next failure starts a fresh count, and rows are deleted when room is needed);
-# - usernames that are not admin users add rows only while the table holds fewer than
-#   OPENMSI_LOGIN_FAILURE_MAX_ROWS rows once ended rows are deleted. An admin user's failure
-#   is always counted, so filling the table with random names never lifts a real lockout.
-#   Bound: OPENMSI_LOGIN_FAILURE_MAX_ROWS + one row per admin user (+ the concurrent inserts
-#   of one instant on PostgreSQL/MariaDB).
-# The price of the bound: while attackers keep the table full, unknown usernames are no
-# longer counted, so they never lock, where an admin username would. Telling the two apart
-# that way takes OPENMSI_LOGIN_FAILURE_MAX_ROWS fresh usernames per lock window.
+# The failure table and its bound: see the module docstring.
 # ============================================================================================
 
 
