@@ -312,19 +312,20 @@ def _lock(client: TestClient, username: str) -> None:
 def test_admin_list_shows_who_is_active_and_who_is_locked(
     client: TestClient, operator: str, database_url: str
 ) -> None:
+    # Not the session's "admin": deactivating it would revoke the token every other test uses.
+    created = invoke(database_url, "admin", "create", "--username", "retired", "--password", "retired-pw-1")
+    assert created.exit_code == 0, created.output
+    assert invoke(database_url, "admin", "deactivate", "--username", "retired").exit_code == 0
     _lock(client, "operator")
-    assert invoke(database_url, "admin", "deactivate", "--username", "admin").exit_code == 0
-    try:
-        result = invoke(database_url, "admin", "list")
-    finally:
-        assert invoke(database_url, "admin", "activate", "--username", "admin").exit_code == 0
+    result = invoke(database_url, "admin", "list")
     assert result.exit_code == 0, result.output
     lines = [line.split() for line in result.stdout.splitlines()]
     assert lines[0] == ["username", "active", "locked", "until"]
-    assert lines[1] == ["admin", "no", "-"]
+    assert lines[1] == ["admin", "yes", "-"]
     assert lines[2][:2] == ["operator", "yes"]
     assert re.fullmatch(r"\d{4}-\d\d-\d\d", lines[2][2]) and re.fullmatch(r"\d\d:\d\d:\d\dZ", lines[2][3])
-    assert len(lines) == 3
+    assert lines[3] == ["retired", "no", "-"]
+    assert len(lines) == 4
 
 
 def test_admin_unlock_lifts_a_lockout(client: TestClient, operator: str, database_url: str) -> None:
