@@ -20,6 +20,8 @@ class Settings(BaseSettings):
     # Magento: oauth/authentication_lock/max_failures_count and .../timeout.
     login_max_failures: int = Field(default=6, ge=1)
     login_lock_seconds: int = Field(default=1800, ge=0)
+    # Rows of admin_login_failure that usernames which are not admin users may fill (auth.py).
+    login_failure_max_rows: int = Field(default=10000, ge=1)
     # Connections per process; size it to the server's thread pool (anyio's default is 40).
     pool_size: int = Field(default=20, ge=1)
     pool_max_overflow: int = Field(default=20, ge=0)
