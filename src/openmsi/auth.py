@@ -40,15 +40,13 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from fastapi import APIRouter, Request
 from sqlalchemy import Connection, bindparam, delete, func, or_, select
 from sqlalchemy.orm import Session
 
-from openmsi import errors, service_input, webapi
-from openmsi.db import TOKEN_CACHE_SECONDS, Database, Lane, insert_ignore
+from openmsi import errors, service_input
+from openmsi.db import TOKEN_CACHE_SECONDS, insert_ignore
 from openmsi.models import AdminToken, AdminUser, LoginFailure, table_of, utcnow
 from openmsi.settings import Settings
-from openmsi.webapi import MagentoJSONResponse
 
 SIGN_IN_FAILED = (
     "The account sign-in was incorrect or your account is disabled temporarily. "
@@ -396,38 +394,3 @@ def authorize(connection: Connection, token: str | None, resource: str) -> Princ
     if principal is None or not principal.allows(resource):
         raise errors.not_authorized(resource)
     return principal
-
-
-router = APIRouter()
-
-
-@router.post("/V1/integration/admin/token")
-async def create_admin_access_token(request: Request) -> MagentoJSONResponse:
-    database: Database = request.app.state.database
-    settings: Settings = request.app.state.settings
-    content_type = request.headers.get("content-type")
-    body = await request.body()
-    query_string: bytes = request.scope.get("query_string", b"")
-
-    def read() -> LoginAttempt:
-        params = webapi.service_parameters(content_type, body, query_string)
-        username = service_input.lookup_parameter(params, "username")
-        password = service_input.lookup_parameter(params, "password")
-        with database.read_sessions() as session:
-            return read_login_attempt(session, username, password, settings)
-
-    attempt = await database.run(read, Lane.QUICK_READ)
-    verified = await database.run(lambda: verify_password(attempt), Lane.CPU)
-
-    def write() -> str:
-        with database.write_sessions() as session:
-            try:
-                token = finish_login(session, attempt, verified, settings)
-            except errors.Unauthorized:
-                # The failure count must survive the error: commit it before answering 401.
-                session.commit()
-                raise
-            session.commit()
-        return token
-
-    return MagentoJSONResponse(await database.run(write, Lane.WRITE))
