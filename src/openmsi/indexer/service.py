@@ -29,9 +29,10 @@ from sqlalchemy.orm import Session
 from openmsi import jobs
 from openmsi.db import Database, lock_rows_for_share, lock_rows_for_update
 from openmsi.indexer import repository
-from openmsi.models import Job, Source, Stock, StockIndexRow, table_of, utcnow
+from openmsi.models import Source, Stock, StockIndexRow, table_of, utcnow
 from openmsi.sales.configuration import StockItemConfiguration
 from openmsi.settings import Settings
+from openmsi.worker import Handler, Worker
 
 
 @dataclass(frozen=True)
@@ -103,15 +104,15 @@ def rebuild_stock(session: Session, config: StockItemConfiguration, stock_id: in
     return repository.rebuild_stocks(session, config, [stock_id])
 
 
-def job_handlers(config: StockItemConfiguration) -> dict[str, jobs.Handler]:
+def job_handlers(config: StockItemConfiguration) -> dict[str, Handler]:
     def reindex_stock(session: Session, payload: dict[str, Any]) -> None:
         rebuild_stock(session, config, int(payload["stock_id"]))
 
     return {jobs.REINDEX_STOCK: reindex_stock}
 
 
-def make_worker(database: Database, settings: Settings) -> jobs.Worker:
-    return jobs.Worker(
+def make_worker(database: Database, settings: Settings) -> Worker:
+    return Worker(
         database,
         job_handlers(StockItemConfiguration.from_settings(settings)),
         lease=timedelta(seconds=settings.job_lease_seconds),
@@ -146,27 +147,16 @@ def status(session: Session) -> dict[str, Any]:
     exactly what an operator looking at lag wants to see.
     """
     now = utcnow()
-    job_table = table_of(Job)
     # Not dict(result): a Result has keys(), so dict() would take it for a mapping.
     counted = session.execute(select(StockIndexRow.stock_id, func.count()).group_by(StockIndexRow.stock_id))
     row_counts = {int(stock_id): int(count) for stock_id, count in counted}
     pending: dict[int, list[Any]] = {}
     failed_per_stock: dict[int, int] = {}
     failed: list[dict[str, Any]] = []
-    open_jobs = session.execute(
-        select(
-            job_table.c.id,
-            job_table.c.payload,
-            job_table.c.status,
-            job_table.c.created_at,
-            job_table.c.attempts,
-            job_table.c.last_error,
-        )
-        .where(job_table.c.kind == jobs.REINDEX_STOCK, job_table.c.status != jobs.DONE)
-        .order_by(job_table.c.id)
-    )
-    for job in open_jobs:
-        stock_id = int(job.payload["stock_id"])
+    for job in jobs.open_jobs(session, jobs.REINDEX_STOCK):
+        stock_id = jobs.stock_of_subject(job.subject)
+        if stock_id is None:
+            continue
         if job.status == jobs.FAILED:
             failed_per_stock[stock_id] = failed_per_stock.get(stock_id, 0) + 1
             # The traceback's last line names the exception; the whole text stays in the table.
