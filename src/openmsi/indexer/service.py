@@ -2,10 +2,10 @@
 
 - Source-item writes refresh the touched SKUs in every stock linked to their sources, in the
   writing transaction (``refresh_items``).
-- Link changes and source enable/disable refresh, in the stocks concerned, only the SKUs that
-  have an item on the sources concerned: in the writing transaction when that is at most
-  ``inline_limit`` items, otherwise through a durable rebuild job queued in that transaction
-  (``refresh_sources``).
+- Link changes and source enable/disable add or take away the items of the sources concerned
+  to or from the rows of the stocks concerned, as deltas that read no other item: in the
+  writing transaction when that is at most ``inline_limit`` items, otherwise through a durable
+  rebuild job queued in that transaction (``refresh_links``, ``refresh_source_enabled``).
 - Stock deletion drops the stock's rows in its transaction.
 - Rebuild jobs, ``openmsi reindex`` and ``openmsi index verify`` use ``rebuild_stock`` and
   ``verify``.
@@ -73,16 +73,42 @@ def refresh_items(
     repository.refresh_skus(session, indexing.config, stock_ids, skus)
 
 
-def refresh_sources(
-    session: Session, indexing: Indexing, stock_ids: Sequence[int], source_codes: Sequence[str], reason: str
+def refresh_links(
+    session: Session, indexing: Indexing, pairs: Sequence[tuple[int, str]], joined: bool, reason: str
 ) -> None:
-    """After these sources joined or left these (locked) stocks, or were enabled or disabled."""
-    if not stock_ids or not source_codes:
+    """After these (stock, source) links were saved (``joined``) or deleted, the stocks being
+    locked: the items of those of the sources that are enabled join or leave the stocks."""
+    enabled = repository.enabled_source_codes(session, sorted({code for _, code in pairs}))
+    _apply_sources(session, indexing, [pair for pair in pairs if pair[1].lower() in enabled], joined, reason)
+
+
+def refresh_source_enabled(
+    session: Session, indexing: Indexing, stock_ids: Sequence[int], source_code: str, enabled: bool
+) -> None:
+    """After a source was enabled or disabled, the stocks linked to it being locked."""
+    pairs = [(stock_id, source_code) for stock_id in stock_ids]
+    _apply_sources(session, indexing, pairs, enabled, reason="source enabled changed")
+
+
+def _apply_sources(
+    session: Session, indexing: Indexing, pairs: Sequence[tuple[int, str]], joined: bool, reason: str
+) -> None:
+    """Each source's items join or leave its stock's rows: as deltas in this transaction when
+    the sources hold at most ``inline_limit`` items in all, otherwise through a rebuild job of
+    the stocks queued in it. Stock 1's legacy rows (the quantity whatever the status) are not
+    sums of in-stock items: its SKUs at the source are aggregated again instead."""
+    pairs = sorted(set(pairs))
+    if not pairs:
         return
-    if repository.count_items_at_sources(session, source_codes) <= indexing.inline_limit:
-        repository.refresh_skus_of_sources(session, indexing.config, stock_ids, source_codes)
-    else:
-        jobs.enqueue_stock_reindex(session, stock_ids, reason=reason)
+    per_source = {code.lower(): repository.count_items_at_sources(session, [code]) for _, code in pairs}
+    if sum(per_source[code.lower()] for _, code in pairs) > indexing.inline_limit:
+        jobs.enqueue_stock_reindex(session, sorted({stock_id for stock_id, _ in pairs}), reason=reason)
+        return
+    for stock_id, code in pairs:
+        if stock_id == repository.DEFAULT_STOCK_ID:
+            repository.refresh_skus_of_sources(session, indexing.config, [stock_id], [code])
+        else:
+            repository.apply_source_delta(session, indexing.config, stock_id, code, 1 if joined else -1)
 
 
 def drop_stock(session: Session, stock_id: int) -> None:
