@@ -212,7 +212,12 @@ def refresh_skus_of_sources(
 
 
 def apply_source_delta(
-    session: Session, config: StockItemConfiguration, stock_id: int, source_code: str, sign: int
+    session: Session,
+    config: StockItemConfiguration,
+    stock_id: int,
+    source_code: str,
+    sign: int,
+    item_count: int | None = None,
 ) -> None:
     """Add (``sign`` 1) or take away (-1) the items of one enabled source to or from the rows
     of a custom stock, after the source joined or left the stock (a link, or being enabled or
@@ -223,52 +228,49 @@ def apply_source_delta(
     the new sums and the reservations, as the aggregation computes it. Rows left without a
     contributing item are deleted; SKUs new to the stock get a row. Existing rows are rewritten
     in place with an UPDATE (on PostgreSQL a HOT update into the page's free space, see
-    migration 0003), not deleted and inserted again into the primary key.
-
-    Every value written comes from ``delta``, which reads the old row: MariaDB assigns the SET
-    list left to right, so a SET that read a column written before it would see the new value.
+    migration 0003), not deleted and inserted again into the primary key. ``item_count``, the
+    number of items at the source when known, saves looking for new SKUs when every item
+    found its row.
     """
     if stock_id == DEFAULT_STOCK_ID:
         raise ValueError("stock 1 keeps the legacy quantity: refresh its SKUs instead")
     source_items = items.alias("source_items")
-    old = index.alias("old")
     in_stock = source_items.c.status == 1
-    moved_quantity = sign * case((in_stock, source_items.c.quantity), else_=0)
-    moved_in_stock = sign * case((in_stock, 1), else_=0)
     reserved = (
         select(reservations.c.sku, func.sum(reservations.c.quantity).label("reserved"))
         .where(reservations.c.stock_id == stock_id)
         .group_by(reservations.c.sku)
         .subquery("reserved")
     )
-    reservation_total = func.coalesce(reserved.c.reserved, 0)
     of_source = source_items.c.source_code == source_code
-
-    quantity = old.c.quantity + moved_quantity
-    in_stock_count = old.c.in_stock_count + moved_in_stock
     delta = (
         select(
             source_items.c.sku.label("sku"),
-            quantity.label("quantity"),
-            _salable(config, False, quantity, in_stock_count, reservation_total).label("is_salable"),
-            (old.c.item_count + sign).label("item_count"),
-            in_stock_count.label("in_stock_count"),
+            (sign * case((in_stock, source_items.c.quantity), else_=0)).label("quantity"),
+            (sign * case((in_stock, 1), else_=0)).label("in_stock_count"),
+            func.coalesce(reserved.c.reserved, 0).label("reserved"),
         )
         .select_from(source_items)
-        .join(old, and_(old.c.stock_id == stock_id, old.c.sku == source_items.c.sku))
         .outerjoin(reserved, reserved.c.sku == source_items.c.sku)
         .where(of_source)
         .subquery("delta")
     )
-    session.execute(
+    quantity = index.c.quantity + delta.c.quantity
+    in_stock_count = index.c.in_stock_count + delta.c.in_stock_count
+    # Every assignment reads the row's old values on PostgreSQL and SQLite; MariaDB assigns
+    # left to right and lets an expression see the columns assigned before it. So is_salable,
+    # which reads quantity and in_stock_count, comes first, and every later one reads only its
+    # own column.
+    updated = session.execute(
         index.update()
         .where(index.c.stock_id == stock_id, index.c.sku == delta.c.sku)
-        .values(
-            quantity=delta.c.quantity,
-            is_salable=delta.c.is_salable,
-            item_count=delta.c.item_count,
-            in_stock_count=delta.c.in_stock_count,
-        )
+        .ordered_values(
+            (index.c.is_salable, _salable(config, False, quantity, in_stock_count, delta.c.reserved)),
+            (index.c.in_stock_count, in_stock_count),
+            (index.c.item_count, index.c.item_count + sign),
+            (index.c.quantity, quantity),
+        ),
+        execution_options={"preserve_rowcount": True},
     )
     if sign < 0:
         at_source = select(source_items.c.sku).where(of_source)
@@ -278,6 +280,8 @@ def apply_source_delta(
             )
         )
         return
+    if item_count is not None and updated.rowcount == item_count:  # type: ignore[attr-defined]
+        return
     # The SKUs the stock did not hold: their row is this source's item alone.
     new_quantity = case((in_stock, source_items.c.quantity), else_=0)
     new_in_stock = case((in_stock, 1), else_=0)
@@ -286,7 +290,7 @@ def apply_source_delta(
             literal(stock_id).label("stock_id"),
             source_items.c.sku,
             new_quantity,
-            _salable(config, False, new_quantity, new_in_stock, reservation_total),
+            _salable(config, False, new_quantity, new_in_stock, func.coalesce(reserved.c.reserved, 0)),
             literal(1),
             new_in_stock,
         )

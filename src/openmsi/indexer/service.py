@@ -10,10 +10,33 @@
 - Rebuild jobs, ``openmsi reindex`` and ``openmsi index verify`` use ``rebuild_stock`` and
   ``verify``.
 
-Lock order, the same for every writer so that none deadlocks: source rows first (shared by
-source-item writers, exclusive for link and source changes), then stock rows in id order. A
-writer that holds a stock's row is the only one changing that stock's index rows, and sees
-every committed change of the items and links it aggregates.
+Lock order. Every writer takes its locks in this order, each level in key order, and never
+goes back to an earlier level, so that no two writers deadlock (on SQLite, BEGIN IMMEDIATE
+serialises writers and none of these statements is sent):
+
+1. source rows (``inventory_source``), by code: SHARED for source-item saves and deletes, so
+   item writers of one source never wait for each other; EXCLUSIVE for link saves and deletes
+   and for source saves (the saved source, and ``default``, whose row serialises the
+   unique-name check), as a link change or an enable/disable changes what the source's items
+   contribute and so must see no item write of those sources in flight;
+2. stock rows (``inventory_stock``), by id, exclusive: every writer of a stock's index rows
+   (item writers lock every stock linked to their sources, link changes the stocks of their
+   links, reservations the stocks they reserve in, rebuilds the stock they rebuild, stock
+   deletion its stock). Holding a stock's row makes a writer the only one changing that
+   stock's index rows, and lets it see every committed change of what they aggregate.
+   Stock saves take the default stock's row (unique names, sales channels);
+3. the rows written: source items (in (source, SKU) order), links, index rows, reservations;
+4. ``job`` rows: rebuilds are queued last, by stock id (the dedupe key's unique index), and a
+   rebuild closes its stock's failed jobs after writing the rows.
+
+Order placement (reservations for a sales event) fits at level 2: it takes the stocks it
+reserves in, then writes reservations and index rows (sales.reservations.append_reservations).
+
+Where writers wait: an exclusive source lock (1) holds the source's item writers for the
+length of a link change or enable/disable, which is why those apply deltas that read only the
+changed source's items (``repository.apply_source_delta``); a stock lock (2) held by a rebuild
+(``rebuild_stock``, a job or ``openmsi reindex``) holds the stock's item writers for the whole
+aggregation, which is why link changes up to ``inline_limit`` items no longer queue one.
 """
 
 from __future__ import annotations
@@ -40,7 +63,7 @@ class Indexing:
     """What index maintenance needs to know: the salability rules and when to defer work."""
 
     config: StockItemConfiguration
-    inline_limit: int = 20000
+    inline_limit: int = 100_000
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Indexing:
@@ -108,7 +131,10 @@ def _apply_sources(
         if stock_id == repository.DEFAULT_STOCK_ID:
             repository.refresh_skus_of_sources(session, indexing.config, [stock_id], [code])
         else:
-            repository.apply_source_delta(session, indexing.config, stock_id, code, 1 if joined else -1)
+            sign = 1 if joined else -1
+            repository.apply_source_delta(
+                session, indexing.config, stock_id, code, sign, per_source[code.lower()]
+            )
 
 
 def drop_stock(session: Session, stock_id: int) -> None:
@@ -123,11 +149,13 @@ def rebuild_stock(session: Session, config: StockItemConfiguration, stock_id: in
     this transaction ends; readers meanwhile see the previous rows.
     """
     lock_stocks(session, [stock_id])
-    jobs.resolve_failed_rebuilds(session, stock_id)
     if session.get(Stock, stock_id) is None:
         repository.delete_stock_rows(session, stock_id)
-        return 0
-    return repository.rebuild_stocks(session, config, [stock_id])
+        rows = 0
+    else:
+        rows = repository.rebuild_stocks(session, config, [stock_id])
+    jobs.resolve_failed_rebuilds(session, stock_id)
+    return rows
 
 
 def job_handlers(config: StockItemConfiguration) -> dict[str, Handler]:
