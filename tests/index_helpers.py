@@ -18,6 +18,7 @@ from openmsi.indexer import service as indexer
 from openmsi.models import Job, StockIndexRow
 from openmsi.sales.configuration import StockItemConfiguration
 from openmsi.settings import Settings, get_settings
+from openmsi.worker import Handler, Worker
 
 STATUS = "/rest/V1/openmsi/index-status"
 CONFIG = StockItemConfiguration.from_settings(Settings(_env_file=None))  # type: ignore[call-arg]
@@ -91,10 +92,8 @@ def job_rows(database: Database) -> list[Any]:
         return list(session.scalars(select(Job).order_by(Job.id)))
 
 
-def make_worker(
-    database: Database, handlers: dict[str, jobs.Handler] | None = None, **kw: Any
-) -> jobs.Worker:
-    return jobs.Worker(
+def make_worker(database: Database, handlers: dict[str, Handler] | None = None, **kw: Any) -> Worker:
+    return Worker(
         database,
         handlers if handlers is not None else indexer.job_handlers(CONFIG),
         lease=kw.pop("lease", timedelta(seconds=60)),

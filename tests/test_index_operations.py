@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
 from fastapi.testclient import TestClient
@@ -65,6 +66,7 @@ def test_index_status_reports_rows_pending_jobs_with_their_age_and_failed_jobs(
             Job(
                 kind="reindex.stock",
                 payload={"stock_id": 1, "reason": "test"},
+                subject="stock:1",
                 status="failed",
                 attempts=10,
                 max_attempts=10,
@@ -97,6 +99,35 @@ def test_index_status_reports_rows_pending_jobs_with_their_age_and_failed_jobs(
     assert client.get(STATUS, headers=auth_headers).json()["stocks"][1] == stock_entry(10, 2)
     assert [job.status for job in job_rows(database)] == ["done", "failed"]
     assert pending.id == job_rows(database)[0].id
+
+
+def test_jobs_are_found_by_their_subject_not_their_payload(
+    client: TestClient, auth_headers: dict[str, str], database: Database
+) -> None:
+    """Status, dedupe and the closing of failed rebuilds look at the indexed ``subject``."""
+    create_stock_with_items(client, auth_headers)
+    with database.write_sessions.begin() as session:
+        for status in ("failed", "queued"):
+            # A payload from another version of openmsi: no stock id in it.
+            error = "RuntimeError: old" if status == "failed" else None
+            session.add(
+                Job(kind="reindex.stock", payload={}, subject="stock:10", status=status, last_error=error)
+            )
+    failed, queued = job_rows(database)
+    body = client.get(STATUS, headers=auth_headers).json()
+    assert body["stocks"][1] == {**stock_entry(10, 2, pending=1, failed=1), "oldest_pending_age_seconds": ANY}
+    assert [(job["job_id"], job["stock_id"]) for job in body["failed_jobs"]] == [(failed.id, 10)]
+
+    # The queued job's dedupe key is the subject's: enqueueing stock 10 again adds nothing.
+    with database.write_sessions.begin() as session:
+        session.execute(update(Job).where(Job.id == queued.id).values(dedupe_key="reindex:stock:10"))
+    enqueue(database, 10)
+    assert [job.id for job in job_rows(database)] == [failed.id, queued.id]
+
+    with database.write_sessions.begin() as session:
+        indexer.rebuild_stock(session, CONFIG, 10)
+    assert [job.status for job in job_rows(database)] == ["done", "queued"]
+    assert client.get(STATUS, headers=auth_headers).json()["failed_jobs"] == []
 
 
 def test_index_status_requires_a_token(client: TestClient) -> None:

@@ -39,7 +39,8 @@ LEASE = timedelta(seconds=60)
 
 
 def claim(database: Database, worker_id: str, lease: timedelta = LEASE, **kw: Any) -> jobs.ClaimedJob | None:
-    with database.write_sessions() as session:
+    """A claim in its own transaction, as the worker makes it."""
+    with database.write_sessions.begin() as session:
         return jobs.claim(session, worker_id, lease, **kw)
 
 
@@ -145,6 +146,29 @@ def test_a_claimer_skips_a_job_locked_by_another_transaction(database: Database,
         pool.shutdown()
     job = claim(database, "w3")
     assert job is not None and job.id == first.id
+
+
+def test_queue_statements_leave_the_transaction_to_their_caller(database: Database) -> None:
+    """Claim, failure, completion and purge are statements in the caller's session: rolled
+    back, they leave the queue as it was."""
+    enqueue(database, 10)
+    (queued,) = job_rows(database)
+    assert (queued.subject, queued.dedupe_key) == ("stock:10", "reindex:stock:10")
+    with database.write_sessions() as session:
+        job = jobs.claim(session, "w1", LEASE)
+        assert job is not None
+        jobs.mark_failed(session, job, "w1", "boom")
+        session.rollback()
+    (row,) = job_rows(database)
+    assert (row.status, row.attempts, row.locked_by, row.dedupe_key, row.last_error) == (
+        "queued", 0, None, "reindex:stock:10", None,
+    )  # fmt: skip
+
+    set_job(database, row.id, status="done", finished_at=utcnow() - timedelta(days=30))
+    with database.write_sessions() as session:
+        assert jobs.purge_finished(session, timedelta(days=7)) == 1
+        session.rollback()
+    assert [job.id for job in job_rows(database)] == [row.id]
 
 
 # --- Lease -----------------------------------------------------------------------------------
@@ -283,7 +307,7 @@ from openmsi.settings import Settings
 
 settings = Settings(database_url=sys.argv[1], _env_file=None)
 database = db.Database(db.make_engine(settings))
-with database.write_sessions() as session:
+with database.write_sessions.begin() as session:
     job = jobs.claim(session, "doomed", timedelta(seconds=float(sys.argv[2])))
 assert job is not None and job.kind == jobs.REINDEX_STOCK, job
 session = database.write_sessions()

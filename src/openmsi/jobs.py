@@ -1,29 +1,23 @@
-"""Durable background work, queued in the same transaction as the write that needs it.
+"""The job queue: durable background work, queued in the same transaction as the write that
+needs it. Statements only: every function here runs in the caller's session and never commits;
+``openmsi.worker`` owns the transactions that claim and run jobs.
 
 A row in ``job`` becomes visible to workers when the writer commits and vanishes if it rolls
-back, so a change that needs the index refreshed can never be lost or run for nothing.
-``dedupe_key`` is UNIQUE and set to NULL when a worker claims the job: a burst of link changes
-on one stock queues a single rebuild, and a change made while that rebuild runs queues the
-next one.
+back, so a change that needs the index refreshed can never be lost or run for nothing. Each job
+names its ``subject`` ("stock:2", indexed): status, dedupe and the closing of failed jobs find a
+stock's jobs by it. ``dedupe_key`` is UNIQUE and set to NULL when a worker claims the job: a
+burst of link changes on one stock queues a single rebuild, and a change made while that
+rebuild runs queues the next one.
 
-Workers (``Worker``) claim one job at a time in a short transaction of their own
-(``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL and MariaDB; SQLite's write lock
-serialises claimers), holding it under a lease. The handler's effect and the ``done`` mark
-commit together, so a worker killed mid-job leaves nothing behind but an expired lease, and
-the next worker runs the job again. A failing job is retried with exponential back-off and
-marked ``failed``, with its last error, after ``max_attempts``; so is a job whose lease ran
-out on its last attempt.
+A claim takes the oldest due job (``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL and
+MariaDB; SQLite's write lock serialises claimers) and leases it to one worker. A failing job is
+put back with exponential back-off and marked ``failed``, with its last error, after
+``max_attempts``; so is a job whose lease ran out on its last attempt.
 """
 
 from __future__ import annotations
 
-import logging
-import os
-import socket
-import threading
-import traceback
-import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -31,10 +25,8 @@ from typing import Any
 from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from openmsi.db import Database, insert_ignore
+from openmsi.db import insert_ignore
 from openmsi.models import Job, table_of, utcnow
-
-log = logging.getLogger(__name__)
 
 REINDEX_STOCK = "reindex.stock"
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
@@ -44,11 +36,22 @@ BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_MAX_SECONDS = 600.0
 
 jobs = table_of(Job)
-Handler = Callable[[Session, dict[str, Any]], None]
+STOCK_SUBJECT_PREFIX = "stock:"
+
+
+def stock_subject(stock_id: int) -> str:
+    return f"{STOCK_SUBJECT_PREFIX}{stock_id}"
+
+
+def stock_of_subject(subject: str | None) -> int | None:
+    """The stock id a subject names, None for any other subject."""
+    if subject is None or not subject.startswith(STOCK_SUBJECT_PREFIX):
+        return None
+    return int(subject.removeprefix(STOCK_SUBJECT_PREFIX))
 
 
 def reindex_stock_key(stock_id: int) -> str:
-    return f"reindex:stock:{stock_id}"
+    return f"reindex:{stock_subject(stock_id)}"
 
 
 def enqueue_stock_reindex(session: Session, stock_ids: Iterable[int], reason: str) -> None:
@@ -61,6 +64,7 @@ def enqueue_stock_reindex(session: Session, stock_ids: Iterable[int], reason: st
         {
             "kind": REINDEX_STOCK,
             "payload": {"stock_id": stock_id, "reason": reason},
+            "subject": stock_subject(stock_id),
             "status": QUEUED,
             "run_after": now,
             "attempts": 0,
@@ -98,7 +102,8 @@ def any_due(session: Session) -> bool:
 def claim(
     session: Session, worker_id: str, lease: timedelta, now: datetime | None = None
 ) -> ClaimedJob | None:
-    """Take the oldest due job, or one whose lease ran out; commits at once.
+    """Lease the oldest due job, or one whose lease ran out, to ``worker_id``. The caller
+    commits at once: until then the claim holds the job's row lock (others skip it).
 
     A job whose lease ran out on its last allowed attempt is not run again but marked
     ``failed``: a job that kills every worker running it (out of memory, a crash in a driver)
@@ -115,7 +120,6 @@ def claim(
     while True:
         row = session.execute(query).first()
         if row is None:
-            session.commit()
             return None
         if row.status == RUNNING and row.attempts >= row.max_attempts:
             session.execute(
@@ -131,7 +135,6 @@ def claim(
                     "the worker running it died or stalled",
                 )
             )
-            session.commit()
             continue
         session.execute(
             update(jobs)
@@ -144,7 +147,6 @@ def claim(
                 dedupe_key=None,
             )
         )
-        session.commit()
         return ClaimedJob(row.id, row.kind, dict(row.payload), row.attempts + 1, row.max_attempts)
 
 
@@ -160,7 +162,7 @@ def mark_done(session: Session, job: ClaimedJob, worker_id: str) -> bool:
 
 
 def mark_failed(session: Session, job: ClaimedJob, worker_id: str, error: str) -> None:
-    """Put the job back with a back-off, or give up after ``max_attempts``; commits."""
+    """Put the job back with a back-off, or give up after ``max_attempts``."""
     now = utcnow()
     values: dict[str, Any] = {"last_error": error[-4000:], "locked_until": None, "locked_by": None}
     if job.attempts >= job.max_attempts:
@@ -169,22 +171,37 @@ def mark_failed(session: Session, job: ClaimedJob, worker_id: str, error: str) -
         delay = min(BACKOFF_BASE_SECONDS * 2 ** (job.attempts - 1), BACKOFF_MAX_SECONDS)
         values.update(status=QUEUED, run_after=now + timedelta(seconds=delay))
     session.execute(update(jobs).where(jobs.c.id == job.id, jobs.c.locked_by == worker_id).values(**values))
-    session.commit()
 
 
 def resolve_failed_rebuilds(session: Session, stock_id: int) -> None:
     """Close the failed rebuilds of a stock that has just been rebuilt successfully: the
     problem they report is gone. They keep their ``last_error`` for whoever investigates."""
-    failed = session.execute(
-        select(jobs.c.id, jobs.c.payload).where(jobs.c.kind == REINDEX_STOCK, jobs.c.status == FAILED)
+    session.execute(
+        update(jobs)
+        .where(jobs.c.subject == stock_subject(stock_id), jobs.c.status == FAILED)
+        .where(jobs.c.kind == REINDEX_STOCK)
+        .values(status=DONE, finished_at=utcnow())
     )
-    ids = [job_id for job_id, payload in failed if int(payload["stock_id"]) == stock_id]
-    if ids:
-        session.execute(update(jobs).where(jobs.c.id.in_(ids)).values(status=DONE, finished_at=utcnow()))
+
+
+def open_jobs(session: Session, kind: str) -> Any:
+    """Jobs of a kind that are queued, running or failed, oldest first."""
+    return session.execute(
+        select(
+            jobs.c.id,
+            jobs.c.subject,
+            jobs.c.status,
+            jobs.c.created_at,
+            jobs.c.attempts,
+            jobs.c.last_error,
+        )
+        .where(jobs.c.kind == kind, jobs.c.status.in_([QUEUED, RUNNING, FAILED]))
+        .order_by(jobs.c.id)
+    )
 
 
 def purge_finished(session: Session, older_than: timedelta, batch: int = 500) -> int:
-    """Delete a batch of ``done`` jobs finished before the retention window; commits."""
+    """Delete a batch of ``done`` jobs finished before the retention window; returns how many."""
     cutoff = utcnow() - older_than
     ids = list(
         session.scalars(
@@ -193,79 +210,4 @@ def purge_finished(session: Session, older_than: timedelta, batch: int = 500) ->
     )
     if ids:
         session.execute(delete(jobs).where(jobs.c.id.in_(ids)))
-    session.commit()
     return len(ids)
-
-
-def new_worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-class Worker:
-    """Claims and runs jobs until stopped. Thread-safe to stop from another thread."""
-
-    def __init__(
-        self,
-        database: Database,
-        handlers: dict[str, Handler],
-        *,
-        lease: timedelta,
-        poll_seconds: float,
-        retention: timedelta,
-        worker_id: str | None = None,
-    ) -> None:
-        self.database = database
-        self.handlers = handlers
-        self.lease = lease
-        self.poll_seconds = poll_seconds
-        self.retention = retention
-        self.worker_id = worker_id or new_worker_id()
-        self.stopping = threading.Event()
-
-    def run_once(self) -> bool:
-        """Claim and run one job; False when none was due."""
-        with self.database.read_sessions() as session:
-            if not any_due(session):
-                return False
-        with self.database.write_sessions() as session:
-            job = claim(session, self.worker_id, self.lease)
-        if job is None:
-            return False
-        handler = self.handlers.get(job.kind)
-        try:
-            if handler is None:
-                raise LookupError(f"no handler for job kind {job.kind!r}")
-            with self.database.write_sessions() as session:
-                handler(session, job.payload)
-                if mark_done(session, job, self.worker_id):
-                    session.commit()
-                else:
-                    log.warning("job %s: lease lost to another worker; rolled back", job.id)
-                    session.rollback()
-        except Exception:
-            log.exception("job %s (%s) failed, attempt %s", job.id, job.kind, job.attempts)
-            with self.database.write_sessions() as session:
-                mark_failed(session, job, self.worker_id, traceback.format_exc())
-        return True
-
-    def run_until_idle(self) -> int:
-        """Run jobs until none is due; returns how many ran."""
-        count = 0
-        while not self.stopping.is_set() and self.run_once():
-            count += 1
-        return count
-
-    def run_forever(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                ran = self.run_until_idle()
-                if not ran:
-                    with self.database.write_sessions() as session:
-                        purge_finished(session, self.retention)
-            except Exception:
-                # A lost connection or a locked database: wait and try again, never die.
-                log.exception("worker %s: could not poll for jobs", self.worker_id)
-            self.stopping.wait(self.poll_seconds)
-
-    def stop(self) -> None:
-        self.stopping.set()

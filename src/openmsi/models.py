@@ -209,11 +209,17 @@ class Job(Base):
     """Durable background work, queued in the transaction of the write that caused it."""
 
     __tablename__ = "job"
-    __table_args__ = (Index("ix_job_status_run_after_id", "status", "run_after", "id"),)
+    __table_args__ = (
+        Index("ix_job_status_run_after_id", "status", "run_after", "id"),
+        Index("ix_job_subject_status", "subject", "status"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     kind: Mapped[str] = mapped_column(String(64))
     payload: Mapped[dict[str, Any]]
+    # What the job works on ("stock:2"): how status, dedupe and the closing of failed jobs find
+    # a stock's jobs, with an index instead of parsing every payload.
+    subject: Mapped[str | None] = mapped_column(String(191))
     status: Mapped[str] = mapped_column(String(16), default="queued")
     run_after: Mapped[datetime] = mapped_column(default=utcnow)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -268,6 +274,11 @@ class StockIndexRow(Base):
     # overflow it (Magento's decimal(12,4) index column can).
     quantity: Mapped[Decimal] = mapped_column(Numeric(INDEX_QUANTITY_PRECISION, 4))
     is_salable: Mapped[bool] = mapped_column(Boolean)
+    # The contributing items (on enabled sources linked to the stock) and those in stock: what
+    # a link change or an enable/disable needs to apply one source's items as a delta, without
+    # aggregating the SKU's other items again (indexer.repository.apply_source_delta).
+    item_count: Mapped[int] = mapped_column(Integer, server_default="0")
+    in_stock_count: Mapped[int] = mapped_column(Integer, server_default="0")
 
 
 class Reservation(Base):

@@ -52,7 +52,7 @@ class Settings(BaseSettings):
     notify_stock_qty: float = 1
     # Index maintenance. A link or source change touching at most this many source items is
     # applied to the index in the writing transaction; a larger one queues a stock rebuild.
-    index_inline_limit: int = Field(default=20000, ge=0)
+    index_inline_limit: int = Field(default=100_000, ge=0)
     # Run a reindex worker thread inside `openmsi serve`. Unset: on for SQLite (one command is
     # enough), off for PostgreSQL and MariaDB (run `openmsi worker` processes).
     embedded_worker: bool | None = None

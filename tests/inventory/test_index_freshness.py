@@ -14,12 +14,13 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
+from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import event, exc
+from sqlalchemy import event, exc, update
 from sqlalchemy.orm import Session
 
 from factories import (
@@ -38,7 +39,11 @@ from factories import (
     source_item,
     stored_source_items,
 )
+from openmsi.app import create_app
 from openmsi.db import Database
+from openmsi.models import StockIndexRow
+from openmsi.sales.configuration import StockItemConfiguration
+from openmsi.sales.reservations import ReservationRow, append_reservations
 from openmsi.settings import Settings
 
 LINKS = f"{INVENTORY}/stock-source-links"
@@ -258,6 +263,101 @@ def test_source_disable_and_enable(
 
 
 @pytest.mark.usefixtures("items")
+def test_a_link_change_applies_only_the_source_items(
+    client: TestClient, auth_headers: dict[str, str], database: Database, session: Session, settings: Settings
+) -> None:
+    """A link change or an enable/disable moves each row by the changed source's item (a
+    delta); the SKU's items on the other sources are not read again. A row given a quantity
+    no aggregation produces keeps that offset through the change."""
+    with database.write_sessions.begin() as write:
+        write.execute(
+            update(StockIndexRow)
+            .where(StockIndexRow.stock_id == 20, StockIndexRow.sku == "B")
+            .values(quantity=-100)
+        )
+    response = client.post(LINKS, json={"links": [{"stock_id": 20, "source_code": "eu-3", "priority": 2}]},
+                           headers=auth_headers)  # fmt: skip
+    assert response.status_code == 200, response.text
+    put_source_items(client, auth_headers, [source_item("B", "eu-3", 4, 1)])  # refreshes B: offset gone
+    assert index_rows(session)[(20, "B")] == (2.0, True)
+    with database.write_sessions.begin() as write:
+        write.execute(
+            update(StockIndexRow)
+            .where(StockIndexRow.stock_id == 20, StockIndexRow.sku == "B")
+            .values(quantity=-100)
+        )
+    response = client.post(LINKS_DELETE, json={"links": [{"stock_id": 20, "source_code": "eu-3"}]},
+                           headers=auth_headers)  # fmt: skip
+    assert response.status_code == 200, response.text
+    assert index_rows(session)[(20, "B")] == (-104.0, False)
+
+
+SALABILITY_RULES = [
+    pytest.param({}, id="default"),
+    pytest.param({"backorders": 1}, id="backorders"),
+    pytest.param({"backorders": 1, "min_qty": 4}, id="backorders-min-qty"),
+    pytest.param({"backorders": 2, "min_qty": -3}, id="backorders-negative-min-qty"),
+    pytest.param({"min_qty": 2}, id="min-qty"),
+    pytest.param({"manage_stock": False}, id="unmanaged"),
+]
+
+
+@pytest.mark.parametrize("rules", SALABILITY_RULES)
+def test_link_and_source_changes_under_every_salability_rule(
+    auth_headers: dict[str, str],
+    database: Database,
+    session: Session,
+    settings: Settings,
+    rules: dict[str, Any],
+) -> None:
+    """The deltas of link changes and enable/disable leave the index equal to a full rebuild
+    (counts included), whatever the salability configuration and with reservations."""
+    configured = settings.model_copy(update={**rules, "embedded_worker": False})
+    client = TestClient(create_app(configured, database))
+    create_link_fixture(client, auth_headers)
+    put_source_items(
+        client, auth_headers, [*ITEMS, source_item("G", "us-1", 3, 0), source_item("G", "eu-1", 1, 1)]
+    )
+    with database.write_sessions.begin() as write:
+        append_reservations(
+            write,
+            StockItemConfiguration.from_settings(configured),
+            [ReservationRow(31, "A", Decimal(-5)), ReservationRow(10, "G", Decimal(-1)),
+             ReservationRow(30, "B", Decimal(3)), ReservationRow(31, "G", Decimal("-0.5"))],
+        )  # fmt: skip
+    assert create_stock(client, auth_headers, "New") == 31
+
+    def check(response: httpx.Response | Any) -> None:
+        assert response.status_code == 200, response.text
+        assert index_differences(session, configured) == []
+        assert queued_reindex_jobs(session) == []
+
+    def set_enabled(code: str, enabled: bool) -> None:
+        source = {"name": code, "country_id": "FR", "postcode": "postcode", "enabled": enabled}
+        check(client.put(f"{SOURCES}/{code}", json={"source": source}, headers=auth_headers))
+
+    links = [
+        {"stock_id": 31, "source_code": code, "priority": 1}
+        for code in ("eu-2", "us-1", "eu-1", "eu-disabled")
+    ]
+    check(client.post(LINKS, json={"links": links}, headers=auth_headers))
+    assert {key for key in index_rows(session) if key[0] == 31} == {(31, "A"), (31, "B"), (31, "G")}
+    check(
+        client.post(
+            LINKS_DELETE, json={"links": [{"stock_id": 31, "source_code": "eu-1"}]}, headers=auth_headers
+        )
+    )
+    set_enabled("eu-2", False)
+    set_enabled("eu-disabled", True)
+    set_enabled("us-1", False)
+    set_enabled("eu-2", True)
+    set_enabled("us-1", True)
+    links = [{"stock_id": 31, "source_code": code} for code in ("eu-2", "us-1", "eu-disabled")]
+    check(client.post(LINKS_DELETE, json={"links": links}, headers=auth_headers))
+    assert not [key for key in index_rows(session) if key[0] == 31]
+
+
+@pytest.mark.usefixtures("items")
 def test_stock_delete(
     client: TestClient, auth_headers: dict[str, str], session: Session, settings: Settings
 ) -> None:
@@ -302,6 +402,8 @@ def failing(database: Database, statement_start: str) -> Iterator[None]:
 
 INSERT_INDEX = "INSERT INTO INVENTORY_STOCK_INDEX"
 DELETE_INDEX = "DELETE FROM INVENTORY_STOCK_INDEX"
+# Link deletes and source disables apply deltas to existing rows.
+UPDATE_INDEX = "UPDATE INVENTORY_STOCK_INDEX"
 DISABLE_EU_1 = {"source": {"name": "eu-1", "country_id": "FR", "postcode": "postcode", "enabled": False}}
 
 
@@ -352,7 +454,7 @@ DISABLE_EU_1 = {"source": {"name": "eu-1", "country_id": "FR", "postcode": "post
             id="link-save-index-error",
         ),
         pytest.param(
-            INSERT_INDEX,
+            UPDATE_INDEX,
             "POST",
             LINKS_DELETE,
             {"links": [{"stock_id": 10, "source_code": "eu-3"}]},
@@ -360,7 +462,7 @@ DISABLE_EU_1 = {"source": {"name": "eu-1", "country_id": "FR", "postcode": "post
             id="link-delete-index-error",
         ),
         pytest.param(
-            INSERT_INDEX,
+            UPDATE_INDEX,
             "PUT",
             f"{SOURCES}/eu-1",
             DISABLE_EU_1,

@@ -1006,21 +1006,26 @@ def test_link_changes_above_the_inline_limit_queue_one_rebuild_per_affected_stoc
     assert save(deferring, auth_headers, [link(10, "eu-1", 1), link(30, "eu-1", 1)]).status_code == 200
     assert queued_jobs(session) == ["reindex:stock:30"]
 
+    # A worker has run the rebuilds.
     with database.write_sessions.begin() as write:
         write.execute(delete(Job))
+    _rebuild(database, settings, 10, 20, 30)
 
     # Deleting: the stocks that lost a link, not those named by links that did not exist.
     links = [{"stock_id": 10, "source_code": "eu-2"}, {"stock_id": 20, "source_code": "eu-3"}]
     assert client.post(DELETE, json={"links": links}, headers=auth_headers).status_code == 200
     assert queued_jobs(session) == []  # the shared app refreshes this small change inline
+    assert index_differences(session, settings) == []
+    after_inline_delete = index_rows(session)
+    assert after_inline_delete[(10, "SKU-1")] == (5.5, True)
     links = [{"stock_id": 10, "source_code": "eu-3"}]
     assert deferring.post(DELETE, json={"links": links}, headers=auth_headers).status_code == 200
     assert queued_jobs(session) == ["reindex:stock:10"]
     links = [{"stock_id": 20, "source_code": "us-1"}, {"stock_id": 10, "source_code": "eu-1"}]
     assert deferring.post(DELETE, json={"links": links}, headers=auth_headers).status_code == 200
     assert queued_jobs(session) == ["reindex:stock:10", "reindex:stock:20"]
-    # Only the inline delete wrote rows; the deferred ones leave stock 10's row to its job.
-    assert index_rows(session) == {(10, "SKU-1"): (5.5, True)}
+    # Only the inline delete wrote rows; the deferred ones leave the stocks' rows to their jobs.
+    assert index_rows(session) == after_inline_delete
 
 
 def test_links_of_sources_without_items_queue_nothing_above_the_limit(

@@ -42,6 +42,11 @@ from openmsi.sales.configuration import StockItemConfiguration
 DEFAULT_STOCK_ID = 1
 # Keys per IN list: far below SQLite's limit on bound variables, small enough for good plans.
 CHUNK = 500
+# SKUs per refresh of a source-item batch: few statements per batch, as right after a rebuild,
+# before autovacuum analyses the index table, PostgreSQL plans each SKU-list DELETE as a scan
+# of the stocks' rows; a 10,000-item save in 20 statements of 500 SKUs took 1.6–2 × its time
+# in 2 of 5,000 (README, "Link changes as deltas"). Still far below SQLite's 32,766 variables.
+REFRESH_CHUNK = 5000
 
 items = table_of(SourceItem)
 links = table_of(StockSourceLink)
@@ -57,6 +62,29 @@ def chunks(values: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
 
 def _decimal(value: Decimal) -> ColumnElement[Any]:
     return literal(value, Numeric(12, 4))
+
+
+def _salable(
+    config: StockItemConfiguration,
+    default_stock: bool,
+    in_stock_quantity: ColumnElement[Any],
+    in_stock_count: ColumnElement[Any],
+    reservation_total: ColumnElement[Any],
+) -> ColumnElement[Any]:
+    """The row's ``is_salable`` from the sums of its items and its reservations."""
+    if not config.manage_stock:
+        return true()
+    if default_stock:
+        # IsProductSalable for stock 1: an in-stock item is required, then backorders (with a
+        # non-negative adapted min_qty) or a positive live salable quantity.
+        enough = in_stock_quantity + reservation_total - _decimal(config.adapted_min_qty) > 0
+        if config.backorders and config.adapted_min_qty >= 0:
+            enough = true()
+        return case((and_(in_stock_count > 0, enough), true()), else_=false())
+    enough = in_stock_quantity + reservation_total - _decimal(config.min_qty) > 0
+    if config.backorders and config.min_qty >= 0:
+        enough = or_(enough, in_stock_count > 0)
+    return case((enough, true()), else_=false())
 
 
 def aggregation(
@@ -103,6 +131,7 @@ def aggregation(
             func.sum(items.c.quantity).label("quantity"),
             func.sum(case((in_stock, items.c.quantity), else_=0)).label("in_stock_quantity"),
             func.sum(case((in_stock, 1), else_=0)).label("in_stock_count"),
+            func.count().label("item_count"),
         )
         .select_from(items)
         .join(links, and_(links.c.source_code == items.c.source_code, link_condition))
@@ -115,21 +144,7 @@ def aggregation(
     in_stock_quantity = summed.c.in_stock_quantity
     in_stock_count = summed.c.in_stock_count
     reservation_total = func.coalesce(reserved.c.reserved, 0)
-    salable: ColumnElement[Any]
-    if not config.manage_stock:
-        salable = true()
-    elif default_stock:
-        # IsProductSalable for stock 1: an in-stock item is required, then backorders (with a
-        # non-negative adapted min_qty) or a positive live salable quantity.
-        enough = in_stock_quantity + reservation_total - _decimal(config.adapted_min_qty) > 0
-        if config.backorders and config.adapted_min_qty >= 0:
-            enough = true()
-        salable = case((and_(in_stock_count > 0, enough), true()), else_=false())
-    else:
-        enough = in_stock_quantity + reservation_total - _decimal(config.min_qty) > 0
-        if config.backorders and config.min_qty >= 0:
-            enough = or_(enough, in_stock_count > 0)
-        salable = case((enough, true()), else_=false())
+    salable = _salable(config, default_stock, in_stock_quantity, in_stock_count, reservation_total)
     quantity = summed.c.quantity if default_stock else in_stock_quantity
 
     return select(
@@ -137,6 +152,8 @@ def aggregation(
         summed.c.sku.label("sku"),
         quantity.label("quantity"),
         salable.label("is_salable"),
+        summed.c.item_count.label("item_count"),
+        summed.c.in_stock_count.label("in_stock_count"),
     ).outerjoin_from(
         summed, reserved, and_(reserved.c.stock_id == summed.c.stock_id, reserved.c.sku == summed.c.sku)
     )
@@ -155,7 +172,7 @@ def _insert_fresh(
     sku_filter: ColumnElement[bool] | None,
 ) -> int:
     inserted = 0
-    columns = ["stock_id", "sku", "quantity", "is_salable"]
+    columns = ["stock_id", "sku", "quantity", "is_salable", "item_count", "in_stock_count"]
     for default in (True, False):
         wanted = [s for s in stock_ids if (s == DEFAULT_STOCK_ID) == default]
         if not wanted:
@@ -181,7 +198,7 @@ def refresh_skus(
     """Recompute the index rows of these SKUs in these stocks, a chunk of SKUs at a time."""
     if not stock_ids or not skus:
         return
-    for chunk in chunks(sorted(set(skus))):
+    for chunk in chunks(sorted(set(skus)), REFRESH_CHUNK):
         session.execute(delete(index).where(index.c.stock_id.in_(stock_ids), index.c.sku.in_(chunk)))
         _insert_fresh(session, config, stock_ids, items.c.sku.in_(chunk))
 
@@ -199,8 +216,112 @@ def refresh_skus_of_sources(
     _insert_fresh(session, config, stock_ids, items.c.sku.in_(skus_at_sources))
 
 
+def apply_source_delta(
+    session: Session,
+    config: StockItemConfiguration,
+    stock_id: int,
+    source_code: str,
+    sign: int,
+    item_count: int | None = None,
+) -> None:
+    """Add (``sign`` 1) or take away (-1) the items of one enabled source to or from the rows
+    of a custom stock, after the source joined or left the stock (a link, or being enabled or
+    disabled).
+
+    Only that source's items are read, never the SKUs' other items: a row's quantity moves by
+    the item's in-stock quantity, its counts by one, and ``is_salable`` is computed again from
+    the new sums and the reservations, as the aggregation computes it. Rows left without a
+    contributing item are deleted; SKUs new to the stock get a row. Existing rows are rewritten
+    in place with an UPDATE (on PostgreSQL a HOT update into the page's free space, see
+    migration 0003), not deleted and inserted again into the primary key. ``item_count``, the
+    number of items at the source when known, saves looking for new SKUs when every item
+    found its row.
+    """
+    if stock_id == DEFAULT_STOCK_ID:
+        raise ValueError("stock 1 keeps the legacy quantity: refresh its SKUs instead")
+    source_items = items.alias("source_items")
+    in_stock = source_items.c.status == 1
+    reserved = (
+        select(reservations.c.sku, func.sum(reservations.c.quantity).label("reserved"))
+        .where(reservations.c.stock_id == stock_id)
+        .group_by(reservations.c.sku)
+        .subquery("reserved")
+    )
+    of_source = source_items.c.source_code == source_code
+    delta = (
+        select(
+            source_items.c.sku.label("sku"),
+            (sign * case((in_stock, source_items.c.quantity), else_=0)).label("quantity"),
+            (sign * case((in_stock, 1), else_=0)).label("in_stock_count"),
+            func.coalesce(reserved.c.reserved, 0).label("reserved"),
+        )
+        .select_from(source_items)
+        .outerjoin(reserved, reserved.c.sku == source_items.c.sku)
+        .where(of_source)
+        .subquery("delta")
+    )
+    quantity = index.c.quantity + delta.c.quantity
+    in_stock_count = index.c.in_stock_count + delta.c.in_stock_count
+    # Every assignment reads the row's old values on PostgreSQL and SQLite; MariaDB assigns
+    # left to right and lets an expression see the columns assigned before it. So is_salable,
+    # which reads quantity and in_stock_count, comes first, and every later one reads only its
+    # own column.
+    updated = session.execute(
+        index.update()
+        .where(index.c.stock_id == stock_id, index.c.sku == delta.c.sku)
+        .ordered_values(
+            (index.c.is_salable, _salable(config, False, quantity, in_stock_count, delta.c.reserved)),
+            (index.c.in_stock_count, in_stock_count),
+            (index.c.item_count, index.c.item_count + sign),
+            (index.c.quantity, quantity),
+        ),
+        execution_options={"preserve_rowcount": True},
+    )
+    if sign < 0:
+        at_source = select(source_items.c.sku).where(of_source)
+        session.execute(
+            delete(index).where(
+                index.c.stock_id == stock_id, index.c.item_count <= 0, index.c.sku.in_(at_source)
+            )
+        )
+        return
+    if item_count is not None and updated.rowcount == item_count:  # type: ignore[attr-defined]
+        return
+    # The SKUs the stock did not hold: their row is this source's item alone.
+    new_quantity = case((in_stock, source_items.c.quantity), else_=0)
+    new_in_stock = case((in_stock, 1), else_=0)
+    missing = (
+        select(
+            literal(stock_id).label("stock_id"),
+            source_items.c.sku,
+            new_quantity,
+            _salable(config, False, new_quantity, new_in_stock, func.coalesce(reserved.c.reserved, 0)),
+            literal(1),
+            new_in_stock,
+        )
+        .select_from(source_items)
+        .outerjoin(reserved, reserved.c.sku == source_items.c.sku)
+        .where(of_source, ~exists().where(index.c.stock_id == stock_id, index.c.sku == source_items.c.sku))
+    )
+    session.execute(
+        index.insert().from_select(
+            ["stock_id", "sku", "quantity", "is_salable", "item_count", "in_stock_count"], missing
+        )
+    )
+
+
 def delete_stock_rows(session: Session, stock_id: int) -> None:
     session.execute(delete(index).where(index.c.stock_id == stock_id))
+
+
+def enabled_source_codes(session: Session, source_codes: Sequence[str]) -> set[str]:
+    """The enabled ones among these sources, lower-cased."""
+    if not source_codes:
+        return set()
+    query = select(sources.c.source_code).where(
+        sources.c.source_code.in_(source_codes), sources.c.enabled == true()
+    )
+    return {code.lower() for code in session.scalars(query)}
 
 
 def count_items_at_sources(session: Session, source_codes: Sequence[str]) -> int:
@@ -246,6 +367,10 @@ def differences(
                 # Compared as numbers: SQLite and MariaDB hand back 0/1, PostgreSQL booleans.
                 case((stored_cte.c.is_salable == true(), 1), else_=0)
                 != case((fresh.c.is_salable == true(), 1), else_=0),
+                # What the next delta starts from (apply_source_delta): a wrong count is a
+                # wrong row to come.
+                stored_cte.c.item_count != fresh.c.item_count,
+                stored_cte.c.in_stock_count != fresh.c.in_stock_count,
             )
         )
     )

@@ -2,18 +2,41 @@
 
 - Source-item writes refresh the touched SKUs in every stock linked to their sources, in the
   writing transaction (``refresh_items``).
-- Link changes and source enable/disable refresh, in the stocks concerned, only the SKUs that
-  have an item on the sources concerned: in the writing transaction when that is at most
-  ``inline_limit`` items, otherwise through a durable rebuild job queued in that transaction
-  (``refresh_sources``).
+- Link changes and source enable/disable add or take away the items of the sources concerned
+  to or from the rows of the stocks concerned, as deltas that read no other item: in the
+  writing transaction when that is at most ``inline_limit`` items, otherwise through a durable
+  rebuild job queued in that transaction (``refresh_links``, ``refresh_source_enabled``).
 - Stock deletion drops the stock's rows in its transaction.
 - Rebuild jobs, ``openmsi reindex`` and ``openmsi index verify`` use ``rebuild_stock`` and
   ``verify``.
 
-Lock order, the same for every writer so that none deadlocks: source rows first (shared by
-source-item writers, exclusive for link and source changes), then stock rows in id order. A
-writer that holds a stock's row is the only one changing that stock's index rows, and sees
-every committed change of the items and links it aggregates.
+Lock order. Every writer takes its locks in this order, each level in key order, and never
+goes back to an earlier level, so that no two writers deadlock (on SQLite, BEGIN IMMEDIATE
+serialises writers and none of these statements is sent):
+
+1. source rows (``inventory_source``), by code: SHARED for source-item saves and deletes, so
+   item writers of one source never wait for each other; EXCLUSIVE for link saves and deletes
+   and for source saves (the saved source, and ``default``, whose row serialises the
+   unique-name check), as a link change or an enable/disable changes what the source's items
+   contribute and so must see no item write of those sources in flight;
+2. stock rows (``inventory_stock``), by id, exclusive: every writer of a stock's index rows
+   (item writers lock every stock linked to their sources, link changes the stocks of their
+   links, reservations the stocks they reserve in, rebuilds the stock they rebuild, stock
+   deletion its stock). Holding a stock's row makes a writer the only one changing that
+   stock's index rows, and lets it see every committed change of what they aggregate.
+   Stock saves take the default stock's row (unique names, sales channels);
+3. the rows written: source items (in (source, SKU) order), links, index rows, reservations;
+4. ``job`` rows: rebuilds are queued last, by stock id (the dedupe key's unique index), and a
+   rebuild closes its stock's failed jobs after writing the rows.
+
+Order placement (reservations for a sales event) fits at level 2: it takes the stocks it
+reserves in, then writes reservations and index rows (sales.reservations.append_reservations).
+
+Where writers wait: an exclusive source lock (1) holds the source's item writers for the
+length of a link change or enable/disable, which is why those apply deltas that read only the
+changed source's items (``repository.apply_source_delta``); a stock lock (2) held by a rebuild
+(``rebuild_stock``, a job or ``openmsi reindex``) holds the stock's item writers for the whole
+aggregation, which is why link changes up to ``inline_limit`` items no longer queue one.
 """
 
 from __future__ import annotations
@@ -29,9 +52,10 @@ from sqlalchemy.orm import Session
 from openmsi import jobs
 from openmsi.db import Database, lock_rows_for_share, lock_rows_for_update
 from openmsi.indexer import repository
-from openmsi.models import Job, Source, Stock, StockIndexRow, table_of, utcnow
+from openmsi.models import Source, Stock, StockIndexRow, table_of, utcnow
 from openmsi.sales.configuration import StockItemConfiguration
 from openmsi.settings import Settings
+from openmsi.worker import Handler, Worker
 
 
 @dataclass(frozen=True)
@@ -39,7 +63,7 @@ class Indexing:
     """What index maintenance needs to know: the salability rules and when to defer work."""
 
     config: StockItemConfiguration
-    inline_limit: int = 20000
+    inline_limit: int = 100_000
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Indexing:
@@ -72,16 +96,45 @@ def refresh_items(
     repository.refresh_skus(session, indexing.config, stock_ids, skus)
 
 
-def refresh_sources(
-    session: Session, indexing: Indexing, stock_ids: Sequence[int], source_codes: Sequence[str], reason: str
+def refresh_links(
+    session: Session, indexing: Indexing, pairs: Sequence[tuple[int, str]], joined: bool, reason: str
 ) -> None:
-    """After these sources joined or left these (locked) stocks, or were enabled or disabled."""
-    if not stock_ids or not source_codes:
+    """After these (stock, source) links were saved (``joined``) or deleted, the stocks being
+    locked: the items of those of the sources that are enabled join or leave the stocks."""
+    enabled = repository.enabled_source_codes(session, sorted({code for _, code in pairs}))
+    _apply_sources(session, indexing, [pair for pair in pairs if pair[1].lower() in enabled], joined, reason)
+
+
+def refresh_source_enabled(
+    session: Session, indexing: Indexing, stock_ids: Sequence[int], source_code: str, enabled: bool
+) -> None:
+    """After a source was enabled or disabled, the stocks linked to it being locked."""
+    pairs = [(stock_id, source_code) for stock_id in stock_ids]
+    _apply_sources(session, indexing, pairs, enabled, reason="source enabled changed")
+
+
+def _apply_sources(
+    session: Session, indexing: Indexing, pairs: Sequence[tuple[int, str]], joined: bool, reason: str
+) -> None:
+    """Each source's items join or leave its stock's rows: as deltas in this transaction when
+    the sources hold at most ``inline_limit`` items in all, otherwise through a rebuild job of
+    the stocks queued in it. Stock 1's legacy rows (the quantity whatever the status) are not
+    sums of in-stock items: its SKUs at the source are aggregated again instead."""
+    pairs = sorted(set(pairs))
+    if not pairs:
         return
-    if repository.count_items_at_sources(session, source_codes) <= indexing.inline_limit:
-        repository.refresh_skus_of_sources(session, indexing.config, stock_ids, source_codes)
-    else:
-        jobs.enqueue_stock_reindex(session, stock_ids, reason=reason)
+    per_source = {code.lower(): repository.count_items_at_sources(session, [code]) for _, code in pairs}
+    if sum(per_source[code.lower()] for _, code in pairs) > indexing.inline_limit:
+        jobs.enqueue_stock_reindex(session, sorted({stock_id for stock_id, _ in pairs}), reason=reason)
+        return
+    for stock_id, code in pairs:
+        if stock_id == repository.DEFAULT_STOCK_ID:
+            repository.refresh_skus_of_sources(session, indexing.config, [stock_id], [code])
+        else:
+            sign = 1 if joined else -1
+            repository.apply_source_delta(
+                session, indexing.config, stock_id, code, sign, per_source[code.lower()]
+            )
 
 
 def drop_stock(session: Session, stock_id: int) -> None:
@@ -96,22 +149,24 @@ def rebuild_stock(session: Session, config: StockItemConfiguration, stock_id: in
     this transaction ends; readers meanwhile see the previous rows.
     """
     lock_stocks(session, [stock_id])
-    jobs.resolve_failed_rebuilds(session, stock_id)
     if session.get(Stock, stock_id) is None:
         repository.delete_stock_rows(session, stock_id)
-        return 0
-    return repository.rebuild_stocks(session, config, [stock_id])
+        rows = 0
+    else:
+        rows = repository.rebuild_stocks(session, config, [stock_id])
+    jobs.resolve_failed_rebuilds(session, stock_id)
+    return rows
 
 
-def job_handlers(config: StockItemConfiguration) -> dict[str, jobs.Handler]:
+def job_handlers(config: StockItemConfiguration) -> dict[str, Handler]:
     def reindex_stock(session: Session, payload: dict[str, Any]) -> None:
         rebuild_stock(session, config, int(payload["stock_id"]))
 
     return {jobs.REINDEX_STOCK: reindex_stock}
 
 
-def make_worker(database: Database, settings: Settings) -> jobs.Worker:
-    return jobs.Worker(
+def make_worker(database: Database, settings: Settings) -> Worker:
+    return Worker(
         database,
         job_handlers(StockItemConfiguration.from_settings(settings)),
         lease=timedelta(seconds=settings.job_lease_seconds),
@@ -146,27 +201,16 @@ def status(session: Session) -> dict[str, Any]:
     exactly what an operator looking at lag wants to see.
     """
     now = utcnow()
-    job_table = table_of(Job)
     # Not dict(result): a Result has keys(), so dict() would take it for a mapping.
     counted = session.execute(select(StockIndexRow.stock_id, func.count()).group_by(StockIndexRow.stock_id))
     row_counts = {int(stock_id): int(count) for stock_id, count in counted}
     pending: dict[int, list[Any]] = {}
     failed_per_stock: dict[int, int] = {}
     failed: list[dict[str, Any]] = []
-    open_jobs = session.execute(
-        select(
-            job_table.c.id,
-            job_table.c.payload,
-            job_table.c.status,
-            job_table.c.created_at,
-            job_table.c.attempts,
-            job_table.c.last_error,
-        )
-        .where(job_table.c.kind == jobs.REINDEX_STOCK, job_table.c.status != jobs.DONE)
-        .order_by(job_table.c.id)
-    )
-    for job in open_jobs:
-        stock_id = int(job.payload["stock_id"])
+    for job in jobs.open_jobs(session, jobs.REINDEX_STOCK):
+        stock_id = jobs.stock_of_subject(job.subject)
+        if stock_id is None:
+            continue
         if job.status == jobs.FAILED:
             failed_per_stock[stock_id] = failed_per_stock.get(stock_id, 0) + 1
             # The traceback's last line names the exception; the whole text stays in the table.

@@ -252,14 +252,18 @@ def save_links(session: Session, links: Sequence[dict[str, Any]]) -> None:
         db.upsert(session, LINK_TABLE, chunk, keys=["stock_id", "source_code"], update=["priority"])
 
 
-def delete_links(session: Session, keys: Sequence[tuple[int, str]]) -> set[int]:
-    """Delete the given (stock_id, source_code) pairs; returns the stocks that lost a link."""
-    touched: set[int] = set()
+def delete_links(session: Session, keys: Sequence[tuple[int, str]]) -> list[tuple[int, str]]:
+    """Delete the given (stock_id, source_code) pairs; returns those that existed, as stored."""
+    deleted: list[tuple[int, str]] = []
     for chunk in _chunks(keys):
         match = tuple_(StockSourceLink.stock_id, StockSourceLink.source_code).in_(list(chunk))
-        touched.update(session.scalars(select(StockSourceLink.stock_id).where(match).distinct()))
+        deleted.extend(
+            session.execute(
+                select(StockSourceLink.stock_id, StockSourceLink.source_code).where(match)
+            ).tuples()
+        )
         session.execute(delete(StockSourceLink).where(match))
-    return touched
+    return sorted(set(deleted))
 
 
 # Source items

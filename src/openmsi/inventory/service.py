@@ -155,9 +155,8 @@ def save_source(session: Session, indexing: Indexing, data: dict[str, Any]) -> N
     stock_ids = indexer.stocks_of_sources(session, [existing.source_code]) if enabled_changes else []
     repository.update_source(session, existing.source_code, row)
     # Enabling or disabling a source changes what every stock linked to it holds.
-    indexer.refresh_sources(
-        session, indexing, stock_ids, [existing.source_code], reason="source enabled changed"
-    )
+    if enabled_changes:
+        indexer.refresh_source_enabled(session, indexing, stock_ids, existing.source_code, row["enabled"])
 
 
 # Stocks
@@ -316,15 +315,9 @@ def save_stock_source_links(session: Session, indexing: Indexing, links: list[di
     repository.lock_stocks(session, stock_ids)
     existing = repository.existing_link_keys(session, list(rows))
     repository.save_links(session, list(rows.values()))
-    added = [row for key, row in rows.items() if key not in existing]
-    # A priority change alters no index row; a new link adds its source's SKUs.
-    indexer.refresh_sources(
-        session,
-        indexing,
-        sorted({row["stock_id"] for row in added}),
-        sorted({row["source_code"] for row in added}),
-        reason="stock-source links saved",
-    )
+    added = [(row["stock_id"], row["source_code"]) for key, row in rows.items() if key not in existing]
+    # A priority change alters no index row; a new link adds its source's items.
+    indexer.refresh_links(session, indexing, added, joined=True, reason="stock-source links saved")
 
 
 def delete_stock_source_links(session: Session, indexing: Indexing, links: list[dict[str, Any]]) -> None:
@@ -351,14 +344,8 @@ def delete_stock_source_links(session: Session, indexing: Indexing, links: list[
     )
     indexer.lock_sources(session, sorted({code for _, code in keys}))
     repository.lock_stocks(session, sorted({stock_id for stock_id, _ in keys}))
-    touched = repository.delete_links(session, keys)
-    indexer.refresh_sources(
-        session,
-        indexing,
-        sorted(touched),
-        sorted({code for stock_id, code in keys if stock_id in touched}),
-        reason="stock-source links deleted",
-    )
+    deleted = repository.delete_links(session, keys)
+    indexer.refresh_links(session, indexing, deleted, joined=False, reason="stock-source links deleted")
 
 
 def get_sources_assigned_to_stock_ordered_by_priority(session: Session, stock_id: int) -> list[Source]:
