@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session
 from conftest import ADMIN_PASSWORD, ADMIN_USERNAME
 from factories import assert_envelope, source_item
 from openmsi import runtime
-from openmsi.integration.router import ADMIN_TOKEN
 from openmsi.db import Database
 from openmsi.indexer.service import Indexing
+from openmsi.integration.router import ADMIN_TOKEN
 from openmsi.models import LoginFailure, SourceItem
 from openmsi.settings import Settings
 

@@ -17,7 +17,7 @@ put back with exponential back-off and marked ``failed``, with its last error, a
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -182,6 +182,22 @@ def resolve_failed_rebuilds(session: Session, stock_id: int) -> None:
         .where(jobs.c.kind == REINDEX_STOCK)
         .values(status=DONE, finished_at=utcnow())
     )
+
+
+def stocks_awaiting_rebuild(session: Session, stock_ids: Sequence[int]) -> set[int]:
+    """Those of the stocks with a rebuild queued, running or failed: their rows may not yet hold
+    every committed change, so a delta must not be applied on top of them."""
+    if not stock_ids:
+        return set()
+    subjects = [stock_subject(stock_id) for stock_id in sorted(set(stock_ids))]
+    found = session.scalars(
+        select(jobs.c.subject).where(
+            jobs.c.subject.in_(subjects),
+            jobs.c.kind == REINDEX_STOCK,
+            jobs.c.status.in_([QUEUED, RUNNING, FAILED]),
+        )
+    )
+    return {stock_id for subject in found if (stock_id := stock_of_subject(subject)) is not None}
 
 
 def open_jobs(session: Session, kind: str) -> Any:

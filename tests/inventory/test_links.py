@@ -1298,3 +1298,24 @@ def test_concurrent_batches_on_adjacent_stocks_and_deletes(
         assert priority // 100 in owners and priority % 100 <= REQUESTS_PER_THREAD
     assert queued_jobs(session) == []
     assert index_differences(session, settings) == []
+
+
+def test_a_small_link_change_on_a_stock_awaiting_its_rebuild_leaves_its_rows_exact(
+    client: TestClient, auth_headers: dict[str, str], database: Database, session: Session, settings: Settings
+) -> None:
+    """A large change queued a rebuild that has not run: the stock's rows lack that change, so
+    a small change after it must not be applied as a delta on top of them (taking eu-1's items
+    away from rows that never had them)."""
+    deferring = deferring_client(settings, database)
+    create_link_fixture(client, auth_headers, with_links=False)
+    put_source_items(client, auth_headers, list(SOURCE_ITEM_FIXTURE))
+    assert save(client, auth_headers, [link(10, "eu-2", 1)]).status_code == 200
+    assert index_rows(session)[(10, "SKU-1")] == (3, True)
+    assert save(deferring, auth_headers, [link(10, "eu-1", 2)]).status_code == 200
+    assert queued_jobs(session) == ["reindex:stock:10"]
+    assert index_rows(session)[(10, "SKU-1")] == (3, True)
+
+    links = [{"stock_id": 10, "source_code": "eu-1"}]
+    assert client.post(DELETE, json={"links": links}, headers=auth_headers).status_code == 200
+    assert index_rows(session)[(10, "SKU-1")] == (3, True)
+    assert index_differences(session, settings) == []

@@ -119,7 +119,8 @@ def _apply_sources(
     """Each source's items join or leave its stock's rows: as deltas in this transaction when
     the sources hold at most ``inline_limit`` items in all, otherwise through a rebuild job of
     the stocks queued in it. Stock 1's legacy rows (the quantity whatever the status) are not
-    sums of in-stock items: its SKUs at the source are aggregated again instead."""
+    sums of in-stock items: its SKUs at the source are aggregated again instead, and so are
+    those of a stock awaiting a rebuild."""
     pairs = sorted(set(pairs))
     if not pairs:
         return
@@ -127,8 +128,11 @@ def _apply_sources(
     if sum(per_source[code.lower()] for _, code in pairs) > indexing.inline_limit:
         jobs.enqueue_stock_reindex(session, sorted({stock_id for stock_id, _ in pairs}), reason=reason)
         return
+    # A stock whose rebuild is still to run (a larger change queued it) may lack earlier
+    # changes: a delta on top of it would be wrong until then, an exact recompute is not.
+    awaiting_rebuild = jobs.stocks_awaiting_rebuild(session, [stock_id for stock_id, _ in pairs])
     for stock_id, code in pairs:
-        if stock_id == repository.DEFAULT_STOCK_ID:
+        if stock_id == repository.DEFAULT_STOCK_ID or stock_id in awaiting_rebuild:
             repository.refresh_skus_of_sources(session, indexing.config, [stock_id], [code])
         else:
             sign = 1 if joined else -1
