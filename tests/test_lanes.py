@@ -4,6 +4,7 @@ a write waiting for SQLite's write lock holds neither the loop nor the reads."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -139,3 +140,26 @@ def test_a_write_waiting_for_sqlites_lock_holds_up_no_read(
         holder.close()
         writer.join(timeout=60)
     assert write_status == [200]
+
+
+def test_request_bodies_are_decoded_off_the_event_loop(
+    client: TestClient, auth_headers: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from openmsi import webapi
+
+    decoded_on: list[str] = []
+    decode = webapi.decode_json_body
+
+    def recording_decode(body: bytes) -> dict[str, object]:
+        try:
+            asyncio.get_running_loop()
+            decoded_on.append("the event loop")
+        except RuntimeError:
+            decoded_on.append(threading.current_thread().name)
+        return decode(body)
+
+    monkeypatch.setattr(webapi, "decode_json_body", recording_decode)
+    body = {"source": {"source_code": "decoded", "name": "D", "country_id": "US", "postcode": "1"}}
+    assert client.post(SOURCES, json=body, headers=auth_headers).status_code == 200
+    assert len(decoded_on) == 1
+    assert decoded_on != ["the event loop"]
