@@ -201,3 +201,51 @@ def test_an_unpaged_search_over_the_maximum_is_400(
     response = client.get(SOURCES, params=filtered, headers=auth_headers)
     assert response.status_code == 200, response.text
     assert response.json()["total_count"] == 3
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        pytest.param("a{256}", id="count-over-255"),
+        pytest.param("a{2,300}", id="range-over-255"),
+        pytest.param("(?P<n>a)", id="named-group"),
+        pytest.param("(?s).", id="flag-group"),
+        pytest.param("(?i:a)", id="scoped-flags"),
+    ],
+)
+def test_syntax_one_engine_cannot_run_is_not_a_valid_regexp(
+    client: TestClient, auth_headers: dict[str, str], pattern: str
+) -> None:
+    # PostgreSQL's regular expressions have no named groups nor flag groups after the start,
+    # and repeat at most 255 times: refused on every engine alike, never a database error.
+    response = client.get(SOURCES, params=filter_query("name", pattern, "regexp"), headers=auth_headers)
+    assert_envelope(
+        response,
+        400,
+        {
+            "message": 'The "%value" value is not a valid regular expression.',
+            "parameters": {"value": pattern},
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    ("pattern", "names"),
+    [
+        pytest.param("[{]300}", ["brace {300}"], id="brace-in-a-class"),
+        pytest.param(r"\(?P", ["(P", "P"], id="escaped-parenthesis"),
+        pytest.param("^(?:br|\\()[ap]", ["brace {300}", "(P"], id="non-capturing-group"),
+        pytest.param("^bra{1,255}c", ["brace {300}"], id="count-of-255"),
+    ],
+)
+def test_common_syntax_is_a_valid_regexp(
+    client: TestClient, auth_headers: dict[str, str], pattern: str, names: list[str]
+) -> None:
+    for code, name in (("s1", "brace {300}"), ("s2", "(P"), ("s3", "P")):
+        response = client.post(
+            SOURCES, json={"source": {**source_body(code)["source"], "name": name}}, headers=auth_headers
+        )
+        assert response.status_code == 200, response.text
+    response = client.get(SOURCES, params=filter_query("name", pattern, "regexp"), headers=auth_headers)
+    assert response.status_code == 200, response.text
+    assert sorted(item["name"] for item in response.json()["items"]) == sorted(names)

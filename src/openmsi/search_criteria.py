@@ -441,17 +441,54 @@ def _regexp_pattern(value: str, kind: Kind) -> Any:
 
     A pattern must compile with both Python's ``re`` and RE2: the common subset of the
     engines' dialects, so SQLite never fails inside its REGEXP function, and a linear-time one
-    (no backreferences, no lookaround), so no filter can run away on any engine."""
+    (no backreferences, no lookaround), so no filter can run away on any engine; and nothing
+    PostgreSQL refuses, see ``_beyond_postgresql``."""
     pattern = "(?i)" + value if kind == "string" else value
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # e.g. FutureWarning "Possible nested set"
             re.compile(pattern)
         compile_re2(pattern)
+        if _beyond_postgresql(value):
+            raise re.error("outside PostgreSQL's dialect")
     except (re.error, re2.error, OverflowError, RecursionError):
         # Magento: a database error (masked 500).
         raise InputError('The "%value" value is not a valid regular expression.', {"value": value}) from None
     return regexp_pattern(pattern)
+
+
+# A counted repetition: {n}, {n,} or {n,m}.
+_REPEAT_COUNT: Final = re.compile(r"\{(\d+)(?:,(\d*))?\}")
+
+
+def _beyond_postgresql(pattern: str) -> bool:
+    """Whether a pattern Python and RE2 accept uses what PostgreSQL's regular expressions
+    (ARE) refuse: a group opened with ``(?`` other than ``(?:`` (named groups, flag groups,
+    which ARE takes only at the very start, where openmsi puts its own ``(?i)``) or a
+    repetition count above 255 (``DUP_MAX``). Escapes and bracket expressions are skipped."""
+    index, in_class = 0, False
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "\\":
+            index += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+            # A "]" first in the class (after an optional "^") is a literal.
+            if pattern.startswith("]", index + 1):
+                index += 1
+            elif pattern.startswith("^]", index + 1):
+                index += 2
+        elif char == "(" and pattern.startswith("(?", index) and not pattern.startswith("(?:", index):
+            return True
+        elif char == "{":
+            count = _REPEAT_COUNT.match(pattern, index)
+            if count is not None and any(int(number) > 255 for number in count.groups() if number):
+                return True
+        index += 1
+    return False
 
 
 def _find_in_set(target: ColumnElement[Any], value: str) -> ColumnElement[bool]:
