@@ -173,6 +173,8 @@ class Database:
             engine.execution_options(**{WRITE: True}), expire_on_commit=False, autoflush=False
         )
         # SQLite lets one writer in at a time, so one thread runs every write of the process.
+        # As fast as anyio's pool behind a one-token limiter (bench/writer_lane_ab.py), and it
+        # keeps each write's session on one thread and the pool free for reads.
         self._writer = _Threads("openmsi-writer", 1)
         # Hashing a password is pure CPU: more threads than cores only make every hash slower.
         self._cpu = _Threads("openmsi-cpu", os.cpu_count() or 1)
