@@ -1,14 +1,16 @@
-"""The ASGI application: routers under ``/rest``, Magento's URL handling and error envelope."""
+"""The ASGI application: routes under ``/rest``, Magento's URL handling, error envelope and docs."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
+from pydantic import BaseModel
 
-from openmsi import __version__, auth, db, errors, schema
+from openmsi import __version__, auth, db, errors, openapi, runtime, schema, service_input
 from openmsi.export.router import router as export_router
 from openmsi.indexer import service as indexer
 from openmsi.indexer.router import router as indexer_router
@@ -24,6 +26,40 @@ from openmsi.webapi import BodyLimitMiddleware, MagentoPathMiddleware, StoreCode
 
 class PendingMigrations(RuntimeError):
     pass
+
+
+class AdminTokenBody(BaseModel):
+    username: str
+    password: str
+
+
+def create_admin_access_token(context: runtime.Context, params: dict[str, Any]) -> str:
+    """Issue an admin bearer token (AdminTokenServiceInterface::createAdminAccessToken)."""
+    username = service_input.lookup_parameter(params, "username")
+    password = service_input.lookup_parameter(params, "password")
+    with context.database.write_sessions() as session:
+        try:
+            token = auth.issue_admin_token(session, username, password, context.settings)
+        except errors.Unauthorized:
+            # The failure count must survive the error: commit it before answering 401.
+            session.commit()
+            raise
+        session.commit()
+    return token
+
+
+# Served by ``auth.router`` for now; declared here so that the docs show it. Mounting it in place
+# of ``auth.router`` makes ``runtime.serve`` run it (anonymous, with its own transactions).
+ADMIN_TOKEN = runtime.Route(
+    "POST",
+    "/V1/integration/admin/token",
+    None,
+    db.Lane.WRITE,
+    unit_of_work=create_admin_access_token,
+    summary="Issue an admin bearer token (AdminTokenServiceInterface::createAdminAccessToken).",
+    body=AdminTokenBody,
+    response=str,
+)
 
 
 def prepare_database(database: db.Database) -> None:
@@ -60,15 +96,17 @@ def create_app(settings: Settings | None = None, database: db.Database | None = 
             if owns_database:
                 database.dispose()
 
+    docs = settings.docs_enabled
     app = FastAPI(
         title="openmsi",
         version=__version__,
-        docs_url=None,
-        redoc_url=None,
-        openapi_url=None,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
         redirect_slashes=False,
         lifespan=lifespan,
     )
+    # What runtime.serve hands each unit of work (runtime.Context).
     app.state.settings = settings
     app.state.database = database
     app.state.indexing = Indexing.from_settings(settings)
@@ -81,14 +119,23 @@ def create_app(settings: Settings | None = None, database: db.Database | None = 
     # before the chosen one again on every request.
     # Matched in this order, one route after the other: the salability reads, the hottest
     # routes of a store, come first. No two routers share a path.
-    routers = (
-        sales_router, auth.router, inventory_router, export_router, low_quantity_router, store_router,
-        indexer_router,
-    )  # fmt: skip
-    for router in routers:
-        app.include_router(router, prefix="/rest")
+    runtime.mount(app, sales_router.routes)
+    app.include_router(auth.router, prefix="/rest")
+    routes = [
+        *inventory_router.routes, *export_router.routes, *low_quantity_router.routes, *store_router.routes,
+        *indexer_router.routes,
+    ]  # fmt: skip
+    runtime.mount(app, routes)
+    documented = [*sales_router.routes, ADMIN_TOKEN, *routes]
+
+    def openapi_document() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = openapi.document(documented, title=app.title, version=app.version)
+        return app.openapi_schema
+
+    app.openapi = openapi_document  # type: ignore[method-assign]
     app.add_middleware(MagentoPathMiddleware, store_codes=StoreCodes(load_store_codes))
     # Outermost: a body too large is refused before anything else looks at the request.
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
-    errors.install_handlers(app)
+    runtime.install_handlers(app)
     return app

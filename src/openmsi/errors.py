@@ -16,23 +16,14 @@ Hierarchy (HTTP status in brackets), after Magento's ``ErrorProcessor::maskExcep
 The envelope is ``{"message", "errors"?, "parameters"?}`` in that order. ``message`` keeps its
 ``%placeholders``; values travel in ``parameters`` (an object for named placeholders, a list
 for positional ones). Each ``errors[]`` entry always carries ``parameters`` (``[]`` if none).
-Anything that is not a ``MagentoError`` is a bug: it is logged and answered with Magento's
-masked internal-error envelope, never with a stack trace.
+Anything that is not a ``MagentoError`` is a bug: ``runtime.install_handlers`` logs it and
+answers with Magento's masked internal-error envelope, never with a stack trace.
 """
 
 from __future__ import annotations
 
-import logging
-import traceback
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
-
-from fastapi import FastAPI, Request, Response
-from fastapi.exceptions import RequestValidationError
-from starlette.exceptions import HTTPException as StarletteHTTPException
-
-logger = logging.getLogger("openmsi")
 
 Parameters = dict[str, Any] | list[Any]
 
@@ -157,35 +148,3 @@ def internal_error_envelope(report_id: str) -> dict[str, Any]:
     return {
         "message": f"Internal Error. Details are available in openmsi's log. Report ID: webapi-{report_id}"
     }
-
-
-def install_handlers(app: FastAPI) -> None:
-    """Every error leaves as Magento's envelope; nothing else reaches the client."""
-    from openmsi.webapi import MagentoJSONResponse
-
-    async def magento_error(_request: Request, error: Exception) -> Response:
-        assert isinstance(error, MagentoError)
-        return MagentoJSONResponse(error.envelope(), status_code=error.status_code)
-
-    async def http_error(_request: Request, error: Exception) -> Response:
-        # Magento never answers 405: a path known for another method is simply not a route.
-        assert isinstance(error, StarletteHTTPException)
-        if error.status_code in (404, 405):
-            return await magento_error(_request, RouteNotFound())
-        return MagentoJSONResponse({"message": str(error.detail)}, status_code=error.status_code)
-
-    async def validation_error(_request: Request, error: Exception) -> Response:
-        return await magento_error(_request, MagentoError("Invalid request."))
-
-    async def unexpected_error(request: Request, error: Exception) -> Response:
-        report_id = uuid.uuid4().hex[:13]
-        logger.exception("webapi-%s: unhandled error on %s %s", report_id, request.method, request.url.path)
-        body = internal_error_envelope(report_id)
-        if request.app.state.settings.debug:
-            body["trace"] = "".join(traceback.format_exception(error))
-        return MagentoJSONResponse(body, status_code=500)
-
-    app.add_exception_handler(MagentoError, magento_error)
-    app.add_exception_handler(StarletteHTTPException, http_error)
-    app.add_exception_handler(RequestValidationError, validation_error)
-    app.add_exception_handler(Exception, unexpected_error)

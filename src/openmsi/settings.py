@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     # The most rows a list answer (sources, stocks, links, source items) holds: a larger
     # searchCriteria[pageSize], or a search without one that matches more rows, answers 400.
     max_page_size: int = Field(default=10000, ge=1)
+    # Serve the OpenAPI document at /openapi.json and its viewers at /docs and /redoc.
+    docs_enabled: bool = True
     # Adds the exception text to internal-error envelopes; never enable in production.
     debug: bool = False
 

@@ -24,15 +24,10 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from openmsi import errors, service_input
+from openmsi.phpjson import render_json
 
 ALLOWED_METHODS = frozenset({"GET", "POST", "PUT", "DELETE"})
 JSON_MEDIA_TYPES = frozenset({"*/*", "application/*", "application/json"})
-
-
-def render_json(content: Any) -> bytes:
-    text = json.dumps(content, ensure_ascii=True, separators=(",", ":"), allow_nan=False)
-    # PHP escapes every "/" and "/" only ever occurs inside JSON strings.
-    return text.replace("/", "\\/").encode("ascii")
 
 
 class MagentoJSONResponse(JSONResponse):
@@ -47,14 +42,6 @@ class MagentoJSONResponse(JSONResponse):
             (name, b"application/json; charset=utf-8" if name == b"content-type" else value)
             for name, value in self.raw_headers
         ]
-
-
-def php_number(value: Any) -> int | float | None:
-    """json_encode prints an integral float without a fraction (10.0 -> 10)."""
-    if value is None:
-        return None
-    number = float(value)
-    return int(number) if number.is_integer() else number
 
 
 def _error_response(error: errors.MagentoError) -> MagentoJSONResponse:
@@ -217,17 +204,48 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(name)
 
 
+# PHP json_decode's default depth: an array or object nested deeper fails (JSON_ERROR_DEPTH).
+JSON_MAX_DEPTH = 512
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def decode_json_body(body: bytes) -> dict[str, Any]:
-    """PHP json_decode into an array: anything that is not an object has no named parameters."""
+    """PHP json_decode into an array: anything that is not an object has no named parameters.
+
+    What json_decode refuses is Magento's "Decoding error." (``Deserializer/Json.php``): besides
+    syntax errors, an unpaired UTF-16 surrogate escape (JSON_ERROR_UTF16; Python would decode it
+    into a string no database accepts) and nesting deeper than 512 (JSON_ERROR_DEPTH).
+    """
     try:
         decoded = json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
     except (ValueError, RecursionError):
         raise errors.MagentoError("Decoding error.") from None
+    if not _php_decodable(decoded):
+        raise errors.MagentoError("Decoding error.")
     if isinstance(decoded, dict):
         return decoded
     if isinstance(decoded, list):
         return {str(index): value for index, value in enumerate(decoded)}
     return {}
+
+
+def _php_decodable(value: Any) -> bool:
+    # A loop, not recursion: the depth is the client's to choose.
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return False
+        elif isinstance(item, (dict, list)):
+            if depth > JSON_MAX_DEPTH:
+                return False
+            if isinstance(item, dict):
+                pending.extend((key, depth) for key in item)
+                pending.extend((element, depth + 1) for element in item.values())
+            else:
+                pending.extend((element, depth + 1) for element in item)
+    return True
 
 
 def nul_character_error() -> errors.MagentoError:
@@ -237,12 +255,17 @@ def nul_character_error() -> errors.MagentoError:
 
 
 def _contains_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_contains_nul(key) or _contains_nul(item) for key, item in value.items())
-    if isinstance(value, list):
-        return any(_contains_nul(item) for item in value)
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item)
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
     return False
 
 

@@ -4,7 +4,7 @@ to, produced as JSON fragments chunk by chunk.
 A producer opens its own read sessions when first advanced (the request's session is gone by
 then) and reads its rows through a streaming cursor, ``CHUNK`` at a time; each chunk's figures
 are computed set-based and rendered at once. The fragments concatenate to exactly what
-``webapi.render_json`` makes of the whole answer.
+``phpjson.render_json`` makes of the whole answer.
 """
 
 from __future__ import annotations
@@ -13,16 +13,14 @@ from collections.abc import Generator, Sequence
 from typing import Any
 
 from sqlalchemy import Select
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from openmsi import errors
 from openmsi.db import Database
 from openmsi.export import repository
 from openmsi.inventory import service as inventory_service
+from openmsi.phpjson import php_number, render_json
 from openmsi.sales import salable
 from openmsi.sales.configuration import StockItemConfiguration
-from openmsi.webapi import php_number, render_json
 
 CHUNK = 1000
 EXPORT_FAILED = "Something went wrong. Export couldn't be executed, See log files for error details"
@@ -103,10 +101,7 @@ def index_dump(
     """
     with database.streaming_sessions() as session:
         query = repository.index_rows(stock_id) if config.manage_stock else repository.known_skus()
-        try:
-            result = session.execute(query, execution_options={"yield_per": CHUNK})
-        except DBAPIError as error:
-            raise errors.MagentoError(EXPORT_FAILED) from error
+        result = session.execute(query, execution_options={"yield_per": CHUNK})
         pending = bytearray(b"[")
         with result:  # before the session: see salable_quantities
             for number, partition in enumerate(result.partitions()):

@@ -4,22 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
-from sqlalchemy.orm import Session
-
-from openmsi.endpoint import run
-from openmsi.indexer import service
-from openmsi.webapi import MagentoJSONResponse
+from openmsi.db import Lane
+from openmsi.indexer import schemas, service
+from openmsi.runtime import Call, Router
 
 # Whoever may read stocks may see how fresh their index is.
 STOCK = "Magento_InventoryApi::stock"
 
-router = APIRouter(prefix="/V1/openmsi")
+router = Router()
 
 
-@router.get("/index-status")
-async def index_status(request: Request) -> MagentoJSONResponse:
-    """How far the index lags behind, per stock::
+@router.route("GET", "/V1/openmsi/index-status", STOCK, Lane.READ, response=schemas.IndexStatus)
+def index_status(call: Call) -> Any:
+    """How far the index lags behind, per stock (openmsi's own route).
+
+    The answer::
 
         {
           "stocks": [
@@ -39,8 +38,4 @@ async def index_status(request: Request) -> MagentoJSONResponse:
     (the full text is in ``job.last_error``); they stay listed until a rebuild of their stock
     succeeds (a later job or ``openmsi reindex``).
     """
-
-    def work(session: Session, _params: dict[str, Any]) -> Any:
-        return service.status(session)
-
-    return await run(request, STOCK, work)
+    return service.status(call.session)

@@ -1,21 +1,19 @@
 """Magento's InventoryApi routes (``InventoryApi/etc/webapi.xml``), one service call each.
 
-Each route names its ACL resource and the work to do with a session and the request's
-parameters; ``endpoint.run`` does the rest (token, input, transaction, JSON).
+Each route names its ACL resource, its lane, its Magento shapes and the work to do with the
+call's session and parameters; ``runtime.serve`` does the rest (token, input, transaction,
+JSON).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
-from sqlalchemy.orm import Session
-
-from openmsi import search_criteria, service_input
-from openmsi.endpoint import parameter, run
+from openmsi import errors, openapi, search_criteria, service_input
+from openmsi.db import Lane
 from openmsi.inventory import schemas, source_items
 from openmsi.inventory import service as inventory_service
-from openmsi.webapi import MagentoJSONResponse
+from openmsi.runtime import VOID, Call, Router
 
 SOURCE = "Magento_InventoryApi::source"
 SOURCE_EDIT = "Magento_InventoryApi::source_edit"
@@ -26,19 +24,29 @@ STOCK_SOURCE_LINK = "Magento_InventoryApi::stock_source_link"
 SALES_STOCK = "Magento_InventorySalesApi::stock"
 SOURCE_ITEM_ASSIGN = "Magento_InventoryApi::stock_source_item_assign"
 
-router = APIRouter(prefix="/V1/inventory")
+PREFIX = "/V1/inventory"
+router = Router()
 
-VOID: list[Any] = []
+SAVE_SOURCE_FAILED = (errors.CouldNotSave, "Could not save Source")
+SAVE_STOCK_FAILED = (errors.CouldNotSave, "Could not save Stock")
+SAVE_LINKS_FAILED = (errors.CouldNotSave, "Could not save StockSourceLinks")
+DELETE_LINKS_FAILED = (errors.CouldNotDelete, "Could not delete StockSourceLinks")
+SAVE_ITEMS_FAILED = (errors.CouldNotSave, "Could not save Source Item")
+DELETE_ITEMS_FAILED = (errors.CouldNotDelete, "Could not delete Source Items")
 
 
-def _optional_criteria(params: dict[str, Any]) -> search_criteria.SearchCriteria:
-    raw = service_input.lookup_parameter(params, "searchCriteria")
+def _optional_criteria(call: Call) -> search_criteria.SearchCriteria:
+    raw = service_input.lookup_parameter(call.params, "searchCriteria")
     return search_criteria.EMPTY if raw is None else search_criteria.parse(raw)
 
 
-def _links(params: dict[str, Any]) -> list[dict[str, Any]]:
-    raw = parameter(params, "links")
-    return service_input.convert_list(raw, schemas.STOCK_SOURCE_LINK, parameter="links")
+def _links(call: Call) -> list[dict[str, Any]]:
+    return service_input.convert_list(call.parameter("links"), schemas.STOCK_SOURCE_LINK, parameter="links")
+
+
+def _source_items(call: Call) -> list[dict[str, Any]]:
+    raw = call.parameter("sourceItems")
+    return service_input.convert_list(raw, schemas.SOURCE_ITEM, parameter="sourceItems")
 
 
 def _stock_id(value: str) -> int:
@@ -49,180 +57,247 @@ def _stock_id(value: str) -> int:
 # Sources
 
 
-@router.get("/sources")
-async def get_source_list(request: Request) -> MagentoJSONResponse:
-    def work(session: Session, params: dict[str, Any]) -> Any:
-        criteria = _optional_criteria(params)
-        sources, total = inventory_service.get_sources(session, criteria)
-        return schemas.search_results([schemas.source_data(s) for s in sources], criteria.echo(), total)
-
-    return await run(request, SOURCE, work)
-
-
-@router.get("/sources/{sourceCode}")
-async def get_source(request: Request, sourceCode: str) -> MagentoJSONResponse:
-    def work(session: Session, _params: dict[str, Any]) -> Any:
-        return schemas.source_data(inventory_service.get_source(session, sourceCode))
-
-    return await run(request, SOURCE, work)
+@router.route(
+    "GET",
+    PREFIX + "/sources",
+    SOURCE,
+    Lane.READ,
+    query=openapi.SEARCH_CRITERIA,
+    response=schemas.SourceSearchResults,
+)
+def get_source_list(call: Call) -> Any:
+    """Sources matching the search criteria (SourceRepositoryInterface::getList)."""
+    criteria = _optional_criteria(call)
+    sources, total = inventory_service.get_sources(call.session, criteria)
+    return schemas.search_results([schemas.source_data(s) for s in sources], criteria.echo(), total)
 
 
-@router.post("/sources")
-async def create_source(request: Request) -> MagentoJSONResponse:
-    def work(session: Session, params: dict[str, Any]) -> Any:
-        source = service_input.convert_object(parameter(params, "source"), schemas.SOURCE)
-        inventory_service.save_source(session, request.app.state.indexing, source)
-        return VOID
-
-    return await run(request, SOURCE_EDIT, work, write=True)
+@router.route("GET", PREFIX + "/sources/{sourceCode}", SOURCE, Lane.QUICK_READ, response=schemas.SourceData)
+def get_source(call: Call) -> Any:
+    """One source (SourceRepositoryInterface::get)."""
+    return schemas.source_data(inventory_service.get_source(call.session, call.path["sourceCode"]))
 
 
-@router.put("/sources/{sourceCode}")
-async def update_source(request: Request, sourceCode: str) -> MagentoJSONResponse:
-    def work(session: Session, params: dict[str, Any]) -> Any:
-        params = service_input.put_id_override(params, "source_code", sourceCode)
-        source = service_input.convert_object(parameter(params, "source"), schemas.SOURCE)
-        inventory_service.save_source(session, request.app.state.indexing, source)
-        return VOID
+@router.route(
+    "POST",
+    PREFIX + "/sources",
+    SOURCE_EDIT,
+    Lane.WRITE,
+    body=schemas.SourceSaveBody,
+    response=openapi.Void,
+    database_error=SAVE_SOURCE_FAILED,
+)
+def create_source(call: Call) -> Any:
+    """Create or replace a source (SourceRepositoryInterface::save)."""
+    source = service_input.convert_object(call.parameter("source"), schemas.SOURCE)
+    inventory_service.save_source(call.session, call.context.indexing, source)
+    return VOID
 
-    return await run(request, SOURCE_EDIT, work, write=True)
+
+@router.route(
+    "PUT",
+    PREFIX + "/sources/{sourceCode}",
+    SOURCE_EDIT,
+    Lane.WRITE,
+    body=schemas.SourceSaveBody,
+    response=openapi.Void,
+    database_error=SAVE_SOURCE_FAILED,
+)
+def update_source(call: Call) -> Any:
+    """Save a source under the code of the URL (SourceRepositoryInterface::save)."""
+    params = service_input.put_id_override(call.params, "source_code", call.path["sourceCode"])
+    raw = service_input.require_parameters(params, "source")[0]
+    source = service_input.convert_object(raw, schemas.SOURCE)
+    inventory_service.save_source(call.session, call.context.indexing, source)
+    return VOID
 
 
-@router.get("/get-sources-assigned-to-stock-ordered-by-priority/{stockId}")
-async def get_sources_assigned_to_stock_ordered_by_priority(
-    request: Request,
-    stockId: str,
-) -> MagentoJSONResponse:
-    def work(session: Session, _params: dict[str, Any]) -> Any:
-        stock_id = _stock_id(stockId)
-        sources = inventory_service.get_sources_assigned_to_stock_ordered_by_priority(session, stock_id)
-        return [schemas.source_data(source) for source in sources]
-
-    return await run(request, SOURCE, work)
+@router.route(
+    "GET",
+    PREFIX + "/get-sources-assigned-to-stock-ordered-by-priority/{stockId}",
+    SOURCE,
+    Lane.QUICK_READ,
+    response=list[schemas.SourceData],
+)
+def get_sources_assigned_to_stock_ordered_by_priority(call: Call) -> Any:
+    """The stock's sources, by link priority (GetSourcesAssignedToStockOrderedByPriorityInterface)."""
+    stock_id = _stock_id(call.path["stockId"])
+    sources = inventory_service.get_sources_assigned_to_stock_ordered_by_priority(call.session, stock_id)
+    return [schemas.source_data(source) for source in sources]
 
 
 # Stocks
 
 
-@router.get("/stocks")
-async def get_stock_list(request: Request) -> MagentoJSONResponse:
-    def work(session: Session, params: dict[str, Any]) -> Any:
-        criteria = _optional_criteria(params)
-        stocks, total = inventory_service.get_stocks(session, criteria)
-        items = [schemas.stock_data(stock, channels) for stock, channels in stocks]
-        return schemas.search_results(items, criteria.echo(), total)
-
-    return await run(request, STOCK, work)
-
-
-@router.get("/stocks/{stockId}")
-async def get_stock(request: Request, stockId: str) -> MagentoJSONResponse:
-    def work(session: Session, _params: dict[str, Any]) -> Any:
-        return schemas.stock_data(*inventory_service.get_stock(session, _stock_id(stockId)))
-
-    return await run(request, STOCK, work)
+@router.route(
+    "GET",
+    PREFIX + "/stocks",
+    STOCK,
+    Lane.READ,
+    query=openapi.SEARCH_CRITERIA,
+    response=schemas.StockSearchResults,
+)
+def get_stock_list(call: Call) -> Any:
+    """Stocks matching the search criteria (StockRepositoryInterface::getList)."""
+    criteria = _optional_criteria(call)
+    stocks, total = inventory_service.get_stocks(call.session, criteria)
+    items = [schemas.stock_data(stock, channels) for stock, channels in stocks]
+    return schemas.search_results(items, criteria.echo(), total)
 
 
-@router.post("/stocks")
-async def create_stock(request: Request) -> MagentoJSONResponse:
-    def work(session: Session, params: dict[str, Any]) -> Any:
-        stock = service_input.convert_object(parameter(params, "stock"), schemas.STOCK)
-        return inventory_service.save_stock(session, stock)
-
-    return await run(request, STOCK_EDIT, work, write=True)
+@router.route("GET", PREFIX + "/stocks/{stockId}", STOCK, Lane.QUICK_READ, response=schemas.StockData)
+def get_stock(call: Call) -> Any:
+    """One stock (StockRepositoryInterface::get)."""
+    return schemas.stock_data(*inventory_service.get_stock(call.session, _stock_id(call.path["stockId"])))
 
 
-@router.put("/stocks/{stockId}")
-async def update_stock(request: Request, stockId: str) -> MagentoJSONResponse:
-    def work(session: Session, params: dict[str, Any]) -> Any:
-        params = service_input.put_id_override(params, "stock_id", stockId)
-        stock = service_input.convert_object(parameter(params, "stock"), schemas.STOCK)
-        return inventory_service.save_stock(session, stock)
-
-    return await run(request, STOCK_EDIT, work, write=True)
-
-
-@router.delete("/stocks/{stockId}")
-async def delete_stock(request: Request, stockId: str) -> MagentoJSONResponse:
-    def work(session: Session, _params: dict[str, Any]) -> Any:
-        inventory_service.delete_stock(session, _stock_id(stockId))
-        return VOID
-
-    return await run(request, STOCK_DELETE, work, write=True)
+@router.route(
+    "POST",
+    PREFIX + "/stocks",
+    STOCK_EDIT,
+    Lane.WRITE,
+    body=schemas.StockSaveBody,
+    response=int,
+    database_error=SAVE_STOCK_FAILED,
+)
+def create_stock(call: Call) -> Any:
+    """Create or replace a stock; answers its id (StockRepositoryInterface::save)."""
+    stock = service_input.convert_object(call.parameter("stock"), schemas.STOCK)
+    return inventory_service.save_stock(call.session, stock)
 
 
-@router.get("/stock-resolver/{type}/{code}")
-async def resolve_stock(request: Request, type: str, code: str) -> MagentoJSONResponse:
-    def work(session: Session, _params: dict[str, Any]) -> Any:
-        return schemas.stock_data(*inventory_service.resolve_stock(session, type, code))
+@router.route(
+    "PUT",
+    PREFIX + "/stocks/{stockId}",
+    STOCK_EDIT,
+    Lane.WRITE,
+    body=schemas.StockSaveBody,
+    response=int,
+    database_error=SAVE_STOCK_FAILED,
+)
+def update_stock(call: Call) -> Any:
+    """Save a stock under the id of the URL; answers its id (StockRepositoryInterface::save)."""
+    params = service_input.put_id_override(call.params, "stock_id", call.path["stockId"])
+    raw = service_input.require_parameters(params, "stock")[0]
+    stock = service_input.convert_object(raw, schemas.STOCK)
+    return inventory_service.save_stock(call.session, stock)
 
-    return await run(request, SALES_STOCK, work)
+
+@router.route(
+    "DELETE",
+    PREFIX + "/stocks/{stockId}",
+    STOCK_DELETE,
+    Lane.WRITE,
+    response=openapi.Void,
+    database_error=(errors.CouldNotDelete, "Could not delete Stock"),
+)
+def delete_stock(call: Call) -> Any:
+    """Delete a stock (StockRepositoryInterface::deleteById)."""
+    inventory_service.delete_stock(call.session, _stock_id(call.path["stockId"]))
+    return VOID
+
+
+@router.route(
+    "GET", PREFIX + "/stock-resolver/{type}/{code}", SALES_STOCK, Lane.QUICK_READ, response=schemas.StockData
+)
+def resolve_stock(call: Call) -> Any:
+    """The stock of a sales channel (StockResolverInterface::execute)."""
+    return schemas.stock_data(
+        *inventory_service.resolve_stock(call.session, call.path["type"], call.path["code"])
+    )
 
 
 # Stock-source links
 
 
-@router.get("/stock-source-links")
-async def get_stock_source_links(request: Request) -> MagentoJSONResponse:
-    def work(session: Session, params: dict[str, Any]) -> Any:
-        criteria = search_criteria.parse(parameter(params, "searchCriteria"))
-        links, total = inventory_service.get_stock_source_links(session, criteria)
-        return schemas.search_results([schemas.link_data(link) for link in links], criteria.echo(), total)
-
-    return await run(request, STOCK_SOURCE_LINK, work)
-
-
-@router.post("/stock-source-links")
-async def save_stock_source_links(request: Request) -> MagentoJSONResponse:
-    def work(session: Session, params: dict[str, Any]) -> Any:
-        links = _links(params)
-        inventory_service.save_stock_source_links(session, request.app.state.indexing, links)
-        return VOID
-
-    return await run(request, STOCK_SOURCE_LINK, work, write=True)
+@router.route(
+    "GET",
+    PREFIX + "/stock-source-links",
+    STOCK_SOURCE_LINK,
+    Lane.READ,
+    query=openapi.SEARCH_CRITERIA,
+    response=schemas.StockSourceLinkSearchResults,
+)
+def get_stock_source_links(call: Call) -> Any:
+    """Links matching the search criteria, which are required (GetStockSourceLinksInterface)."""
+    criteria = search_criteria.parse(call.parameter("searchCriteria"))
+    links, total = inventory_service.get_stock_source_links(call.session, criteria)
+    return schemas.search_results([schemas.link_data(link) for link in links], criteria.echo(), total)
 
 
-@router.post("/stock-source-links-delete")
-async def delete_stock_source_links(request: Request) -> MagentoJSONResponse:
-    def work(session: Session, params: dict[str, Any]) -> Any:
-        links = _links(params)
-        inventory_service.delete_stock_source_links(session, request.app.state.indexing, links)
-        return VOID
+@router.route(
+    "POST",
+    PREFIX + "/stock-source-links",
+    STOCK_SOURCE_LINK,
+    Lane.WRITE,
+    body=schemas.StockSourceLinksBody,
+    response=openapi.Void,
+    database_error=SAVE_LINKS_FAILED,
+)
+def save_stock_source_links(call: Call) -> Any:
+    """Save links, all or none (StockSourceLinksSaveInterface)."""
+    inventory_service.save_stock_source_links(call.session, call.context.indexing, _links(call))
+    return VOID
 
-    return await run(request, STOCK_SOURCE_LINK, work, write=True)
+
+@router.route(
+    "POST",
+    PREFIX + "/stock-source-links-delete",
+    STOCK_SOURCE_LINK,
+    Lane.WRITE,
+    body=schemas.StockSourceLinksBody,
+    response=openapi.Void,
+    database_error=DELETE_LINKS_FAILED,
+)
+def delete_stock_source_links(call: Call) -> Any:
+    """Delete links; missing ones are ignored (StockSourceLinksDeleteInterface)."""
+    inventory_service.delete_stock_source_links(call.session, call.context.indexing, _links(call))
+    return VOID
 
 
 # Source items
 
 
-def _source_items(params: dict[str, Any]) -> list[dict[str, Any]]:
-    raw = parameter(params, "sourceItems")
-    return service_input.convert_list(raw, schemas.SOURCE_ITEM, parameter="sourceItems")
+@router.route(
+    "GET",
+    PREFIX + "/source-items",
+    SOURCE,
+    Lane.READ,
+    query=openapi.SEARCH_CRITERIA,
+    response=schemas.SourceItemSearchResults,
+)
+def get_source_item_list(call: Call) -> Any:
+    """Source items matching the (required) criteria (SourceItemRepositoryInterface::getList)."""
+    criteria = search_criteria.parse(call.parameter("searchCriteria"))
+    items, total = source_items.get_source_items(call.session, criteria)
+    return schemas.search_results([schemas.source_item_data(i) for i in items], criteria.echo(), total)
 
 
-@router.get("/source-items")
-async def get_source_item_list(request: Request) -> MagentoJSONResponse:
-    def work(session: Session, params: dict[str, Any]) -> Any:
-        criteria = search_criteria.parse(parameter(params, "searchCriteria"))
-        items, total = source_items.get_source_items(session, criteria)
-        return schemas.search_results([schemas.source_item_data(i) for i in items], criteria.echo(), total)
-
-    return await run(request, SOURCE, work)
-
-
-@router.post("/source-items")
-async def save_source_items(request: Request) -> MagentoJSONResponse:
-    def work(session: Session, params: dict[str, Any]) -> Any:
-        source_items.save_source_items(session, request.app.state.indexing, _source_items(params))
-        return VOID
-
-    return await run(request, SOURCE_ITEM_ASSIGN, work, write=True)
+@router.route(
+    "POST",
+    PREFIX + "/source-items",
+    SOURCE_ITEM_ASSIGN,
+    Lane.WRITE,
+    body=schemas.SourceItemsBody,
+    response=openapi.Void,
+    database_error=SAVE_ITEMS_FAILED,
+)
+def save_source_items(call: Call) -> Any:
+    """Save source items, all or none (SourceItemsSaveInterface)."""
+    source_items.save_source_items(call.session, call.context.indexing, _source_items(call))
+    return VOID
 
 
-@router.post("/source-items-delete")
-async def delete_source_items(request: Request) -> MagentoJSONResponse:
-    def work(session: Session, params: dict[str, Any]) -> Any:
-        source_items.delete_source_items(session, request.app.state.indexing, _source_items(params))
-        return VOID
-
-    return await run(request, SOURCE_ITEM_ASSIGN, work, write=True)
+@router.route(
+    "POST",
+    PREFIX + "/source-items-delete",
+    SOURCE_ITEM_ASSIGN,
+    Lane.WRITE,
+    body=schemas.SourceItemsDeleteBody,
+    response=openapi.Void,
+    database_error=DELETE_ITEMS_FAILED,
+)
+def delete_source_items(call: Call) -> Any:
+    """Delete source items; missing pairs are ignored (SourceItemsDeleteInterface)."""
+    source_items.delete_source_items(call.session, call.context.indexing, _source_items(call))
+    return VOID

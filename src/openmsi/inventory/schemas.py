@@ -6,9 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
+
 from openmsi.models import SalesChannel, Source, SourceItem, Stock, StockSourceLink
+from openmsi.openapi import SearchCriteriaData
+from openmsi.phpjson import php_number
 from openmsi.service_input import Field, ListOf, ObjectSpec
-from openmsi.webapi import php_number
 
 SOURCE_EXTENSION = ObjectSpec(
     "source_extension",
@@ -146,3 +149,128 @@ def source_item_data(item: SourceItem) -> dict[str, Any]:
 
 def search_results(items: list[dict[str, Any]], echo: dict[str, Any], total_count: int) -> dict[str, Any]:
     return {"items": items, "search_criteria": echo, "total_count": total_count}
+
+
+# The same shapes for the OpenAPI document (names of Magento's Api/Data interfaces). Required
+# are the fields the validators require and every answer holds; service_input and the
+# validators, not these models, decide what a request lacks.
+
+
+class CarrierLinkData(BaseModel):
+    carrier_code: str | None = None
+    position: int | None = None
+
+
+class SourceExtension(BaseModel):
+    is_pickup_location_active: bool | None = None
+    frontend_name: str | None = None
+    frontend_description: str | None = None
+
+
+class SourceData(BaseModel):
+    """SourceInterface."""
+
+    source_code: str
+    name: str
+    email: str | None = None
+    contact_name: str | None = None
+    enabled: bool | None = None
+    description: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    country_id: str
+    region_id: int | None = None
+    region: str | None = None
+    city: str | None = None
+    street: str | None = None
+    postcode: str
+    phone: str | None = None
+    fax: str | None = None
+    use_default_carrier_config: bool | None = None
+    carrier_links: list[CarrierLinkData] | None = None
+    extension_attributes: SourceExtension | None = None
+
+
+class SalesChannelData(BaseModel):
+    type: str
+    code: str
+
+
+class StockExtension(BaseModel):
+    sales_channels: list[SalesChannelData] | None = None
+
+
+class StockData(BaseModel):
+    """StockInterface; its sales channels are an extension attribute."""
+
+    stock_id: int | None = None
+    name: str
+    extension_attributes: StockExtension | None = None
+
+
+class StockSourceLinkData(BaseModel):
+    """StockSourceLinkInterface."""
+
+    stock_id: int
+    source_code: str
+    priority: int
+
+
+class SourceItemData(BaseModel):
+    """SourceItemInterface; status 1 is in stock, 0 out of stock."""
+
+    sku: str
+    source_code: str
+    quantity: float
+    status: int
+
+
+class SourceItemKey(BaseModel):
+    """The pair that names a source item."""
+
+    sku: str
+    source_code: str
+
+
+class SourceSearchResults(BaseModel):
+    items: list[SourceData]
+    search_criteria: SearchCriteriaData
+    total_count: int
+
+
+class StockSearchResults(BaseModel):
+    items: list[StockData]
+    search_criteria: SearchCriteriaData
+    total_count: int
+
+
+class StockSourceLinkSearchResults(BaseModel):
+    items: list[StockSourceLinkData]
+    search_criteria: SearchCriteriaData
+    total_count: int
+
+
+class SourceItemSearchResults(BaseModel):
+    items: list[SourceItemData]
+    search_criteria: SearchCriteriaData
+    total_count: int
+
+
+class SourceSaveBody(BaseModel):
+    source: SourceData
+
+
+class StockSaveBody(BaseModel):
+    stock: StockData
+
+
+class StockSourceLinksBody(BaseModel):
+    links: list[StockSourceLinkData]
+
+
+class SourceItemsBody(BaseModel):
+    sourceItems: list[SourceItemData]  # Magento's parameter name
+
+
+class SourceItemsDeleteBody(BaseModel):
+    sourceItems: list[SourceItemKey]  # Magento's parameter name

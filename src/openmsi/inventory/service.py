@@ -77,7 +77,10 @@ _COORDINATE_LIMITS: dict[str, Decimal] = {
 
 
 def _coordinate(value: float) -> Decimal:
-    return Decimal(repr(value)).quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP)
+    exact = Decimal(repr(value))
+    if not exact.is_finite() or abs(exact) > _COORDINATE_LIMITS["longitude"]:
+        return exact  # cannot be rounded within decimal's precision; refused by the limits
+    return exact.quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP)
 
 
 def _source_row(data: dict[str, Any], existing: Source | None) -> dict[str, Any]:
@@ -116,7 +119,7 @@ def _source_fits_columns(row: dict[str, Any]) -> bool:
         if isinstance(value, str) and len(value.encode("utf-8")) > TEXT_MAX_BYTES:
             return False
     for name, bound in _COORDINATE_LIMITS.items():
-        if row.get(name) is not None and abs(row[name]) > bound:
+        if row.get(name) is not None and not (row[name].is_finite() and abs(row[name]) <= bound):
             return False
     region_id = row.get("region_id")
     return region_id is None or 0 <= region_id <= INT_UNSIGNED_MAX
@@ -144,20 +147,17 @@ def save_source(session: Session, indexing: Indexing, data: dict[str, Any]) -> N
     row = _source_row(data, existing)
     if not _source_fits_columns(row) or repository.source_name_taken(session, data["name"], code):
         raise could_not_save
-    try:
-        if existing is None:
-            repository.insert_source(session, {"source_code": code, **row})
-            return
-        was_enabled = existing.enabled
-        enabled_changes = "enabled" in row and bool(row["enabled"]) != bool(was_enabled)
-        stock_ids = indexer.stocks_of_sources(session, [existing.source_code]) if enabled_changes else []
-        repository.update_source(session, existing.source_code, row)
-        # Enabling or disabling a source changes what every stock linked to it holds.
-        indexer.refresh_sources(
-            session, indexing, stock_ids, [existing.source_code], reason="source enabled changed"
-        )
-    except DBAPIError as error:
-        raise could_not_save from error
+    if existing is None:
+        repository.insert_source(session, {"source_code": code, **row})
+        return
+    was_enabled = existing.enabled
+    enabled_changes = "enabled" in row and bool(row["enabled"]) != bool(was_enabled)
+    stock_ids = indexer.stocks_of_sources(session, [existing.source_code]) if enabled_changes else []
+    repository.update_source(session, existing.source_code, row)
+    # Enabling or disabling a source changes what every stock linked to it holds.
+    indexer.refresh_sources(
+        session, indexing, stock_ids, [existing.source_code], reason="source enabled changed"
+    )
 
 
 # Stocks
@@ -203,15 +203,12 @@ def save_stock(session: Session, data: dict[str, Any]) -> int:
     existing = repository.get_stock(session, stock_id) if stock_id is not None else None
     if repository.stock_name_taken(session, name, stock_id):
         raise could_not_save
-    try:
-        if existing is None:
-            stock_id = repository.insert_stock(session, name, stock_id)
-            if stock_id > STOCK_ID_MAX:  # SQLite's AUTOINCREMENT goes past the range
-                raise could_not_save
-        else:
-            repository.rename_stock(session, existing.stock_id, name)
-    except DBAPIError as error:
-        raise could_not_save from error
+    if existing is None:
+        stock_id = repository.insert_stock(session, name, stock_id)
+        if stock_id > STOCK_ID_MAX:  # SQLite's AUTOINCREMENT goes past the range
+            raise could_not_save
+    else:
+        repository.rename_stock(session, existing.stock_id, name)
     assert stock_id is not None
     _replace_sales_channels(session, stock_id, sales_channels_of(data))
     return stock_id
@@ -253,12 +250,9 @@ def delete_stock(session: Session, stock_id: int) -> None:
             'There is no stock with "%fieldValue" for "%fieldName". Verify and try again.',
             {"fieldName": "stock_id", "fieldValue": stock_id},
         )
-    try:
-        repository.lock_stocks(session, [stock_id])
-        repository.delete_stock(session, stock_id)
-        indexer.drop_stock(session, stock_id)
-    except DBAPIError as error:
-        raise errors.CouldNotDelete("Could not delete Stock") from error
+    repository.lock_stocks(session, [stock_id])
+    repository.delete_stock(session, stock_id)
+    indexer.drop_stock(session, stock_id)
 
 
 def resolve_stock(session: Session, channel_type: str, code: str) -> tuple[Stock, list[SalesChannel]]:
@@ -316,24 +310,21 @@ def save_stock_source_links(session: Session, indexing: Indexing, links: list[di
         else:
             rows[key] = {"stock_id": stock_id, "source_code": code, "priority": priority}
     stock_ids = sorted({stock_id for stock_id, _ in rows})
-    try:
-        # Writers of one stock queue here, sources then stocks (indexer's lock order), instead
-        # of deadlocking later.
-        indexer.lock_sources(session, sorted({row["source_code"] for row in rows.values()}))
-        repository.lock_stocks(session, stock_ids)
-        existing = repository.existing_link_keys(session, list(rows))
-        repository.save_links(session, list(rows.values()))
-        added = [row for key, row in rows.items() if key not in existing]
-        # A priority change alters no index row; a new link adds its source's SKUs.
-        indexer.refresh_sources(
-            session,
-            indexing,
-            sorted({row["stock_id"] for row in added}),
-            sorted({row["source_code"] for row in added}),
-            reason="stock-source links saved",
-        )
-    except DBAPIError as error:
-        raise could_not_save from error
+    # Writers of one stock queue here, sources then stocks (indexer's lock order), instead
+    # of deadlocking later.
+    indexer.lock_sources(session, sorted({row["source_code"] for row in rows.values()}))
+    repository.lock_stocks(session, stock_ids)
+    existing = repository.existing_link_keys(session, list(rows))
+    repository.save_links(session, list(rows.values()))
+    added = [row for key, row in rows.items() if key not in existing]
+    # A priority change alters no index row; a new link adds its source's SKUs.
+    indexer.refresh_sources(
+        session,
+        indexing,
+        sorted({row["stock_id"] for row in added}),
+        sorted({row["source_code"] for row in added}),
+        reason="stock-source links saved",
+    )
 
 
 def delete_stock_source_links(session: Session, indexing: Indexing, links: list[dict[str, Any]]) -> None:
@@ -358,19 +349,16 @@ def delete_stock_source_links(session: Session, indexing: Indexing, links: list[
             and len(link["source_code"]) <= CODE_LENGTH
         }
     )
-    try:
-        indexer.lock_sources(session, sorted({code for _, code in keys}))
-        repository.lock_stocks(session, sorted({stock_id for stock_id, _ in keys}))
-        touched = repository.delete_links(session, keys)
-        indexer.refresh_sources(
-            session,
-            indexing,
-            sorted(touched),
-            sorted({code for stock_id, code in keys if stock_id in touched}),
-            reason="stock-source links deleted",
-        )
-    except DBAPIError as error:
-        raise errors.CouldNotDelete("Could not delete StockSourceLinks") from error
+    indexer.lock_sources(session, sorted({code for _, code in keys}))
+    repository.lock_stocks(session, sorted({stock_id for stock_id, _ in keys}))
+    touched = repository.delete_links(session, keys)
+    indexer.refresh_sources(
+        session,
+        indexing,
+        sorted(touched),
+        sorted({code for stock_id, code in keys if stock_id in touched}),
+        reason="stock-source links deleted",
+    )
 
 
 def get_sources_assigned_to_stock_ordered_by_priority(session: Session, stock_id: int) -> list[Source]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from openmsi import errors
@@ -101,13 +100,10 @@ def save_source_items(session: Session, indexing: Indexing, items: list[dict[str
         }
     ordered = [rows[key] for key in sorted(rows)]
     source_codes = sorted({row["source_code"] for row in ordered})
-    try:
-        indexer.lock_sources_shared(session, source_codes)
-        stock_ids = indexer.stocks_of_sources(session, source_codes)
-        repository.upsert_source_items(session, ordered)
-        indexer.refresh_items(session, indexing, stock_ids, [row["sku"] for row in ordered])
-    except DBAPIError as error:
-        raise could_not_save from error
+    indexer.lock_sources_shared(session, source_codes)
+    stock_ids = indexer.stocks_of_sources(session, source_codes)
+    repository.upsert_source_items(session, ordered)
+    indexer.refresh_items(session, indexing, stock_ids, [row["sku"] for row in ordered])
 
 
 def delete_source_items(session: Session, indexing: Indexing, items: list[dict[str, Any]]) -> None:
@@ -120,10 +116,7 @@ def delete_source_items(session: Session, indexing: Indexing, items: list[dict[s
         raise errors.InputError("Input data is empty")
     pairs = item_keys(items)
     source_codes = sorted({code for code, _ in pairs})
-    try:
-        indexer.lock_sources_shared(session, source_codes)
-        stock_ids = indexer.stocks_of_sources(session, source_codes)
-        repository.delete_source_items(session, pairs)
-        indexer.refresh_items(session, indexing, stock_ids, [sku for _, sku in pairs])
-    except DBAPIError as error:
-        raise errors.CouldNotDelete("Could not delete Source Items") from error
+    indexer.lock_sources_shared(session, source_codes)
+    stock_ids = indexer.stocks_of_sources(session, source_codes)
+    repository.delete_source_items(session, pairs)
+    indexer.refresh_items(session, indexing, stock_ids, [sku for _, sku in pairs])

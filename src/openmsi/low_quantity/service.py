@@ -11,7 +11,6 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from openmsi import errors
@@ -19,7 +18,7 @@ from openmsi.inventory import repository as inventory_repository
 from openmsi.inventory.source_items import item_keys
 from openmsi.low_quantity import repository
 from openmsi.models import CODE_LENGTH, SKU_LENGTH
-from openmsi.webapi import php_number
+from openmsi.phpjson import php_number
 
 # decimal(12,4): 8 digits before the point.
 VALUE_LIMIT = Decimal("100000000")
@@ -47,10 +46,7 @@ def get_configuration(session: Session, default: float, source_code: str, sku: s
         or not repository.sku_exists(session, product_sku)
     ):
         raise errors.InputError("Wrong input data")
-    try:
-        row = repository.stored_configuration(session, source_code, sku)
-    except DBAPIError as error:
-        raise errors.MagentoError("Could not load Source Item Configuration.") from error
+    row = repository.stored_configuration(session, source_code, sku)
     if row is None:
         return configuration_data(source_code, default, sku)
     return configuration_data(row.source_code, row.notify_stock_qty, row.sku)
@@ -94,18 +90,12 @@ def save_configurations(session: Session, configurations: list[dict[str, Any]]) 
             rows[key]["notify_stock_qty"] = value
         else:
             rows[key] = {"source_code": code, "sku": sku, "notify_stock_qty": value}
-    try:
-        # Key order, so that concurrent batches lock shared rows in the same order.
-        repository.upsert(session, [rows[key] for key in sorted(rows)])
-    except DBAPIError as error:
-        raise could_not_save from error
+    # Key order, so that concurrent batches lock shared rows in the same order.
+    repository.upsert(session, [rows[key] for key in sorted(rows)])
 
 
 def delete_configurations(session: Session, items: list[dict[str, Any]]) -> None:
     """POST /V1/inventory/low-quantity-notifications-delete: pairs without a row are ignored,
-    an empty list is fine. Raises CouldNotDelete on a database failure."""
+    an empty list is fine. A database failure is the route's CouldNotDelete."""
     pairs = item_keys(items)
-    try:
-        repository.delete_pairs(session, pairs)
-    except DBAPIError as error:
-        raise errors.CouldNotDelete("Could not delete SourceItems Configuration.") from error
+    repository.delete_pairs(session, pairs)

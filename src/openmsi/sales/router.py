@@ -7,27 +7,30 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from fastapi import APIRouter, Request
-from sqlalchemy.orm import Session
-
-from openmsi import errors, service_input
-from openmsi.endpoint import run
+from openmsi import errors, openapi, phpjson, service_input
+from openmsi.db import Lane
+from openmsi.openapi import QueryParameter
+from openmsi.runtime import Call, Router
 from openmsi.sales import salable
-from openmsi.sales.configuration import StockItemConfiguration
+from openmsi.sales import schemas as sales_schemas
 from openmsi.service_input import Field, ObjectSpec, Parameter
-from openmsi.webapi import MagentoJSONResponse, php_number
 
 SALES_STOCK = "Magento_InventorySalesApi::stock"
 
 # IsProductSalableForRequestedQtyRequest takes both through its constructor.
 SKU_REQUEST = ObjectSpec("sku_request", (Field("sku", "string"), Field("qty", "float")))
 
-router = APIRouter(prefix="/V1/inventory")
+PREFIX = "/V1/inventory"
+router = Router()
 
-
-def _config(request: Request) -> StockItemConfiguration:
-    config: StockItemConfiguration = request.app.state.indexing.config
-    return config
+STOCK_ID = QueryParameter("stockId", {"type": "integer"}, required=True)
+SKUS = QueryParameter("skus[]", {"type": "array", "items": {"type": "string"}}, required=True)
+SKU_REQUESTS = (
+    QueryParameter("skuRequests[0][sku]", {"type": "string"}, required=True),
+    QueryParameter("skuRequests[0][qty]", {"type": "number"}, required=True),
+    QueryParameter("skuRequests[1][sku]", {"type": "string"}),
+    QueryParameter("skuRequests[1][qty]", {"type": "number"}),
+)
 
 
 def _int(value: Any) -> int:
@@ -56,71 +59,90 @@ def _sku_requests(value: Any) -> list[tuple[str, Decimal]]:
     return result
 
 
-@router.get("/get-product-salable-quantity/{sku}/{stockId}")
-async def get_product_salable_quantity(request: Request, sku: str, stockId: str) -> MagentoJSONResponse:
-    def work(session: Session, _params: dict[str, Any]) -> Any:
-        stock_id = _int(stockId)
-        facts = salable.salability(session, stock_id, [sku])[sku]
-        return php_number(salable.salable_quantity(_config(request), stock_id, facts))
-
-    return await run(request, SALES_STOCK, work)
-
-
-@router.get("/is-product-salable/{sku}/{stockId}")
-async def is_product_salable(request: Request, sku: str, stockId: str) -> MagentoJSONResponse:
-    def work(session: Session, _params: dict[str, Any]) -> Any:
-        stock_id = _int(stockId)
-        facts = salable.salability(session, stock_id, [sku])[sku]
-        return salable.is_salable(_config(request), stock_id, facts)
-
-    return await run(request, SALES_STOCK, work)
+@router.route(
+    "GET",
+    PREFIX + "/get-product-salable-quantity/{sku}/{stockId}",
+    SALES_STOCK,
+    Lane.QUICK_READ,
+    response=openapi.Number,
+)
+def get_product_salable_quantity(call: Call) -> Any:
+    """The SKU's salable quantity in the stock (GetProductSalableQtyInterface)."""
+    stock_id = _int(call.path["stockId"])
+    sku = call.path["sku"]
+    facts = salable.salability(call.session, stock_id, [sku])[sku]
+    return phpjson.php_number(salable.salable_quantity(call.context.indexing.config, stock_id, facts))
 
 
-@router.get("/are-products-salable")
-async def are_products_salable(request: Request) -> MagentoJSONResponse:
-    def work(session: Session, params: dict[str, Any]) -> Any:
-        skus, stock_id = service_input.resolve_parameters(
-            params, Parameter("skus", _skus), Parameter("stockId", _int)
-        )
-        facts = salable.salability(session, stock_id, skus)
-        config = _config(request)
-        return [
-            {"sku": sku, "stock_id": stock_id, "salable": salable.is_salable(config, stock_id, facts[sku])}
-            for sku in skus
-        ]
-
-    return await run(request, SALES_STOCK, work)
+@router.route(
+    "GET", PREFIX + "/is-product-salable/{sku}/{stockId}", SALES_STOCK, Lane.QUICK_READ, response=bool
+)
+def is_product_salable(call: Call) -> Any:
+    """Whether the SKU is salable in the stock (IsProductSalableInterface)."""
+    stock_id = _int(call.path["stockId"])
+    sku = call.path["sku"]
+    facts = salable.salability(call.session, stock_id, [sku])[sku]
+    return salable.is_salable(call.context.indexing.config, stock_id, facts)
 
 
-@router.get("/is-product-salable-for-requested-qty/{sku}/{stockId}/{requestedQty}")
-async def is_product_salable_for_requested_qty(
-    request: Request, sku: str, stockId: str, requestedQty: str
-) -> MagentoJSONResponse:
-    def work(session: Session, _params: dict[str, Any]) -> Any:
-        stock_id = _int(stockId)
-        qty = _qty(requestedQty)
-        facts = salable.salability(session, stock_id, [sku])[sku]
-        is_salable, problems = salable.requested_qty_result(_config(request), stock_id, facts, qty)
-        return {"salable": is_salable, "errors": problems}
+@router.route(
+    "GET",
+    PREFIX + "/are-products-salable",
+    SALES_STOCK,
+    Lane.READ,
+    query=(SKUS, STOCK_ID),
+    response=list[sales_schemas.IsProductSalableResult],
+)
+def are_products_salable(call: Call) -> Any:
+    """Whether each SKU is salable in the stock (AreProductsSalableInterface)."""
+    skus, stock_id = service_input.resolve_parameters(
+        call.params, Parameter("skus", _skus), Parameter("stockId", _int)
+    )
+    facts = salable.salability(call.session, stock_id, skus)
+    config = call.context.indexing.config
+    return [
+        {"sku": sku, "stock_id": stock_id, "salable": salable.is_salable(config, stock_id, facts[sku])}
+        for sku in skus
+    ]
 
-    return await run(request, SALES_STOCK, work)
+
+@router.route(
+    "GET",
+    PREFIX + "/is-product-salable-for-requested-qty/{sku}/{stockId}/{requestedQty}",
+    SALES_STOCK,
+    Lane.QUICK_READ,
+    response=sales_schemas.ProductSalableResult,
+)
+def is_product_salable_for_requested_qty(call: Call) -> Any:
+    """Whether the requested quantity of the SKU can be sold (IsProductSalableForRequestedQtyInterface)."""
+    stock_id = _int(call.path["stockId"])
+    qty = _qty(call.path["requestedQty"])
+    sku = call.path["sku"]
+    facts = salable.salability(call.session, stock_id, [sku])[sku]
+    is_salable, problems = salable.requested_qty_result(call.context.indexing.config, stock_id, facts, qty)
+    return {"salable": is_salable, "errors": problems}
 
 
-@router.get("/are-product-salable-for-requested-qty")
-async def are_product_salable_for_requested_qty(request: Request) -> MagentoJSONResponse:
-    def work(session: Session, params: dict[str, Any]) -> Any:
-        sku_requests, stock_id = service_input.resolve_parameters(
-            params, Parameter("skuRequests", _sku_requests), Parameter("stockId", _int)
-        )
-        facts = salable.salability(session, stock_id, [sku for sku, _ in sku_requests])
-        unknown = [sku for sku, _ in sku_requests if not facts[sku].known]
-        if unknown:
-            raise salable.skus_not_found(unknown)
-        config = _config(request)
-        results = []
-        for sku, qty in sku_requests:
-            is_salable, problems = salable.requested_qty_result(config, stock_id, facts[sku], qty)
-            results.append({"sku": sku, "stock_id": stock_id, "salable": is_salable, "errors": problems})
-        return results
-
-    return await run(request, SALES_STOCK, work)
+@router.route(
+    "GET",
+    PREFIX + "/are-product-salable-for-requested-qty",
+    SALES_STOCK,
+    Lane.READ,
+    query=(*SKU_REQUESTS, STOCK_ID),
+    response=list[sales_schemas.IsProductSalableForRequestedQtyResult],
+)
+def are_product_salable_for_requested_qty(call: Call) -> Any:
+    """Whether each requested quantity can be sold (AreProductsSalableForRequestedQtyInterface)."""
+    sku_requests, stock_id = service_input.resolve_parameters(
+        call.params, Parameter("skuRequests", _sku_requests), Parameter("stockId", _int)
+    )
+    facts = salable.salability(call.session, stock_id, [sku for sku, _ in sku_requests])
+    unknown = [sku for sku, _ in sku_requests if not facts[sku].known]
+    if unknown:
+        raise salable.skus_not_found(unknown)
+    config = call.context.indexing.config
+    results = []
+    for sku, qty in sku_requests:
+        is_salable, problems = salable.requested_qty_result(config, stock_id, facts[sku], qty)
+        results.append({"sku": sku, "stock_id": stock_id, "salable": is_salable, "errors": problems})
+    return results

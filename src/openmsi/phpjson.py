@@ -1,0 +1,22 @@
+"""JSON as Magento's PHP writes it (``json_encode``), for the services that render answers
+themselves (the streamed exports) and for ``webapi.MagentoJSONResponse``."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+
+def render_json(content: Any) -> bytes:
+    """Compact, ASCII only, every ``/`` escaped."""
+    text = json.dumps(content, ensure_ascii=True, separators=(",", ":"), allow_nan=False)
+    # PHP escapes every "/" and "/" only ever occurs inside JSON strings.
+    return text.replace("/", "\\/").encode("ascii")
+
+
+def php_number(value: Any) -> int | float | None:
+    """json_encode prints an integral float without a fraction (10.0 -> 10)."""
+    if value is None:
+        return None
+    number = float(value)
+    return int(number) if number.is_integer() else number

@@ -1,0 +1,327 @@
+"""The one request runtime: every route is declared once (``Route``) and runs through ``serve``.
+
+A route states its method, path, ACL resource, lane and Magento request and response shapes
+(the shapes feed the OpenAPI document, ``openapi.py``). ``serve`` is the single seam between
+HTTP and the service layer, in Magento's order of checks (spec http.md, "Order of checks for a
+request"): the route has matched, then the bearer token must allow the route's ACL resource
+(401), then the body is decoded and the parameters converted (400), then the work runs in one
+unit of work, a write commits before the answer is sent, a deadlock victim runs again, and a
+database failure becomes the route's Magento error. The token lookup, the parsing, the work and
+the commit are one call of ``Database.run`` in the route's lane: one thread hop at most.
+
+What comes next hooks in here, once for every route: an Idempotency-Key or an event row joins
+the write transaction in ``_write`` (it commits or rolls back with the work); metrics and
+request logs wrap ``serve`` (they see the route, its lane and the answer or error).
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+import uuid
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import anyio
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import StreamingResponse
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Receive, Scope, Send
+
+from openmsi import auth, errors, service_input, webapi
+from openmsi.db import Database, Lane, is_retryable
+from openmsi.indexer.service import Indexing
+from openmsi.openapi import QueryParameter
+from openmsi.settings import Settings
+from openmsi.webapi import MagentoJSONResponse
+
+logger = logging.getLogger("openmsi")
+
+JSON_UTF8 = "application/json; charset=utf-8"
+# A write that lost a deadlock runs again, up to this many times in all.
+WRITE_ATTEMPTS = 4
+# What a void service method answers (Magento renders PHP's empty array).
+VOID: list[Any] = []
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a unit of work may use besides its session: the process's configuration."""
+
+    settings: Settings
+    database: Database
+    indexing: Indexing
+
+
+@dataclass(frozen=True)
+class Call:
+    """One service call: its session, its parameters (JSON body, then query string) and the
+    path variables as the URL spelled them (decoded, not converted)."""
+
+    session: Session
+    params: dict[str, Any]
+    path: dict[str, str]
+    context: Context
+
+    def parameter(self, php_name: str) -> Any:
+        """A required top-level parameter, or Magento's "is required" error."""
+        (value,) = service_input.require_parameters(self.params, php_name)
+        return value
+
+
+# The work of a route, run in a session the runtime opens, commits and closes.
+Work = Callable[[Call], Any]
+# A route that runs its own transactions (the token route commits a failed login's count
+# before answering 401): it gets the context and the parameters, and opens its own sessions.
+UnitOfWork = Callable[[Context, dict[str, Any]], Any]
+
+
+@dataclass(frozen=True)
+class Route:
+    """One Magento route, declared once. ``body``, ``query`` and ``response`` document the
+    request and answer (OpenAPI); parsing is ``service_input``'s, with Magento's rules."""
+
+    method: str
+    path: str  # below /rest, e.g. "/V1/inventory/sources/{sourceCode}"
+    resource: str | None  # the ACL resource; None: anonymous
+    lane: Lane
+    work: Work | None = None
+    unit_of_work: UnitOfWork | None = None
+    summary: str = ""
+    body: Any = None
+    query: tuple[QueryParameter, ...] = ()
+    response: Any = None
+    # The Magento error a database failure becomes ("Could not save Source"); without one a
+    # database failure is a bug and answers 500.
+    database_error: tuple[type[errors.MagentoError], str] | None = None
+    # The answer grows with the data: sent as it is produced (a stock export).
+    stream: bool = False
+
+    @property
+    def name(self) -> str:
+        work = self.work or self.unit_of_work
+        assert work is not None
+        return work.__name__
+
+
+@dataclass
+class Router:
+    """The routes of one Magento module, in matching order."""
+
+    routes: list[Route] = field(default_factory=list)
+
+    def route(
+        self, method: str, path: str, resource: str | None, lane: Lane, **shape: Any
+    ) -> Callable[[Work], Work]:
+        def declare(work: Work) -> Work:
+            summary = " ".join((work.__doc__ or "").strip().split("\n\n")[0].split())
+            self.routes.append(Route(method, path, resource, lane, work=work, summary=summary, **shape))
+            return work
+
+        return declare
+
+
+@dataclass(frozen=True)
+class _Incoming:
+    """What the seam reads from the HTTP request, so that the unit of work never touches it."""
+
+    token: str | None
+    content_type: str | None
+    body: bytes | None
+    query_string: bytes
+    path: dict[str, str]
+
+
+def mount(app: FastAPI, routes: list[Route]) -> None:
+    """Add the routes under ``/rest``, in order, each answered by ``serve``."""
+    for route in routes:
+        app.add_api_route(
+            "/rest" + route.path,
+            _endpoint(route),
+            methods=[route.method],
+            name=route.name,
+            include_in_schema=False,  # openapi.py documents the routes from their declarations
+        )
+
+
+def _endpoint(route: Route) -> Callable[[Request], Awaitable[Response]]:
+    # FastAPI reads the endpoint's signature for parameters: the route must not appear in it.
+    async def endpoint(request: Request) -> Response:
+        return await serve(route, request)
+
+    return endpoint
+
+
+async def serve(route: Route, request: Request) -> Response:
+    """The one seam every route passes through: token and ACL, parameters, unit of work,
+    commit, deadlock retry, database error mapping, JSON answer."""
+    state = request.app.state
+    context = Context(state.settings, state.database, state.indexing)
+    incoming = _Incoming(
+        token=auth.bearer_token(request.headers.get("authorization")),
+        content_type=request.headers.get("content-type"),
+        body=await request.body() if request.method in ("POST", "PUT") else None,
+        query_string=request.scope.get("query_string", b""),
+        path=dict(request.path_params),
+    )
+    if route.stream:
+        return await _stream(route, context, incoming)
+    if route.unit_of_work is not None:
+        unit_of_work = partial(_own_transactions, route, context, incoming)
+    elif route.lane is Lane.WRITE:
+        unit_of_work = partial(_write, route, context, incoming)
+    else:
+        unit_of_work = partial(_read, route, context, incoming)
+    return MagentoJSONResponse(await context.database.run(unit_of_work, route.lane))
+
+
+def _params(incoming: _Incoming) -> dict[str, Any]:
+    return webapi.service_parameters(incoming.content_type, incoming.body, incoming.query_string)
+
+
+def _read(route: Route, context: Context, incoming: _Incoming) -> Any:
+    assert route.work is not None and route.resource is not None
+    try:
+        # A read checks the token on its own session's connection: one checkout, one BEGIN.
+        with context.database.read_sessions() as session:
+            auth.authorize(session.connection(), incoming.token, route.resource)
+            return route.work(Call(session, _params(incoming), incoming.path, context))
+    except DBAPIError as error:
+        raise _database_failure(route, error) from error
+
+
+def _write(route: Route, context: Context, incoming: _Incoming) -> Any:
+    assert route.work is not None
+    if route.resource is not None:
+        # The token is checked before the transaction opens, so that a refused request never
+        # takes SQLite's write lock.
+        with context.database.engine.connect() as connection:
+            auth.authorize(connection, incoming.token, route.resource)
+    params = _params(incoming)
+    for attempt in range(1, WRITE_ATTEMPTS + 1):
+        try:
+            with context.database.write_sessions() as session:
+                result = route.work(Call(session, params, incoming.path, context))
+                session.commit()
+            return result
+        except DBAPIError as error:
+            # The database chose this transaction as a deadlock victim and rolled it back:
+            # run it again rather than hand the client an error it can do nothing about.
+            if attempt == WRITE_ATTEMPTS or not is_retryable(error):
+                raise _database_failure(route, error) from error
+        except errors.MagentoError as error:
+            # A service that names a more precise error for one step (the stock's sales
+            # channels) raises it from the database error: a deadlock there is retried too.
+            cause = error.__cause__
+            if attempt == WRITE_ATTEMPTS or not isinstance(cause, DBAPIError) or not is_retryable(cause):
+                raise
+    raise AssertionError("unreachable")
+
+
+def _own_transactions(route: Route, context: Context, incoming: _Incoming) -> Any:
+    assert route.unit_of_work is not None
+    if route.resource is not None:
+        with context.database.engine.connect() as connection:
+            auth.authorize(connection, incoming.token, route.resource)
+    try:
+        return route.unit_of_work(context, _params(incoming))
+    except DBAPIError as error:
+        raise _database_failure(route, error) from error
+
+
+def _database_failure(route: Route, error: DBAPIError) -> Exception:
+    if route.database_error is None:
+        return error
+    kind, message = route.database_error
+    return kind(message)
+
+
+# Streaming answers
+
+
+async def _stream(route: Route, context: Context, incoming: _Incoming) -> StreamingResponse:
+    """A read whose answer is too large to hold in memory (a stock export).
+
+    The token, the parameters and whatever the work checks run as one unit of work, and so does
+    the producer's first fragment: an error up to there gets the normal envelope and status.
+    The rest is sent as it is produced; an error after that can only cut the response short.
+    """
+    database = context.database
+    fragments: Generator[bytes, None, None] = await database.run(
+        partial(_read, route, context, incoming), route.lane
+    )
+    try:
+        first = await database.run(partial(next, fragments, None), route.lane)
+    except DBAPIError as error:
+        raise _database_failure(route, error) from error
+    return _ClosingStreamingResponse(_send(database, route.lane, first, fragments))
+
+
+class _ClosingStreamingResponse(StreamingResponse):
+    """Closes the body when the response ends in any way: Starlette leaves an unfinished body
+    (the client went away) to the garbage collector, and with it the producer's connections."""
+
+    def __init__(self, body: AsyncGenerator[bytes, None]) -> None:
+        super().__init__(body, media_type=JSON_UTF8)
+        self._body = body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self._body.aclose()
+
+
+async def _send(
+    database: Database, lane: Lane, first: bytes | None, fragments: Generator[bytes, None, None]
+) -> AsyncGenerator[bytes, None]:
+    try:
+        fragment = first
+        while fragment is not None:
+            yield fragment
+            fragment = await database.run(partial(next, fragments, None), lane)
+    finally:
+        # A client that went away leaves the producer half-way: close its sessions off the
+        # event loop (MariaDB drains an unfinished streaming cursor before it can close it),
+        # even while this task is being cancelled.
+        with anyio.CancelScope(shield=True):
+            await database.run(fragments.close, lane)
+
+
+# Errors
+
+
+def install_handlers(app: FastAPI) -> None:
+    """Every error leaves as Magento's envelope; nothing else reaches the client."""
+
+    async def magento_error(_request: Request, error: Exception) -> Response:
+        assert isinstance(error, errors.MagentoError)
+        return MagentoJSONResponse(error.envelope(), status_code=error.status_code)
+
+    async def http_error(_request: Request, error: Exception) -> Response:
+        # Magento never answers 405: a path known for another method is simply not a route.
+        assert isinstance(error, StarletteHTTPException)
+        if error.status_code in (404, 405):
+            return await magento_error(_request, errors.RouteNotFound())
+        return MagentoJSONResponse({"message": str(error.detail)}, status_code=error.status_code)
+
+    async def validation_error(_request: Request, error: Exception) -> Response:
+        return await magento_error(_request, errors.MagentoError("Invalid request."))
+
+    async def unexpected_error(request: Request, error: Exception) -> Response:
+        report_id = uuid.uuid4().hex[:13]
+        logger.exception("webapi-%s: unhandled error on %s %s", report_id, request.method, request.url.path)
+        body = errors.internal_error_envelope(report_id)
+        if request.app.state.settings.debug:
+            body["trace"] = "".join(traceback.format_exception(error))
+        return MagentoJSONResponse(body, status_code=500)
+
+    app.add_exception_handler(errors.MagentoError, magento_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(Exception, unexpected_error)

@@ -1,0 +1,105 @@
+"""The request runtime's seam (``runtime.serve``): a deadlock victim runs again, a database
+failure becomes the route's Magento error, and a route may be anonymous with its own unit of
+work (the token route's shape)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import event, exc, func, select
+from sqlalchemy.orm import Session
+
+from conftest import ADMIN_PASSWORD, ADMIN_USERNAME
+from factories import assert_envelope, source_item
+from openmsi import runtime
+from openmsi.app import ADMIN_TOKEN
+from openmsi.db import Database
+from openmsi.indexer.service import Indexing
+from openmsi.models import LoginFailure, SourceItem
+from openmsi.settings import Settings
+
+SOURCE_ITEMS = "/rest/V1/inventory/source-items"
+# MariaDB's deadlock error number: what db.is_retryable recognises on every driver.
+DEADLOCK = (1213, "Deadlock found when trying to get lock; try restarting transaction")
+
+
+@contextmanager
+def failing(database: Database, table: str, times: int, args: tuple[Any, ...]) -> Iterator[list[int]]:
+    """The first ``times`` statements writing ``table`` fail as the database would fail them."""
+    dbapi_error = database.engine.dialect.loaded_dbapi.OperationalError
+    failures: list[int] = []
+
+    def fail(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_args: Any) -> None:
+        writes = statement.lstrip().upper().startswith("INSERT") and table in statement.lower()
+        if writes and len(failures) < times:
+            failures.append(1)
+            raise exc.OperationalError(statement, parameters, dbapi_error(*args))
+
+    event.listen(database.engine, "before_cursor_execute", fail)
+    try:
+        yield failures
+    finally:
+        event.remove(database.engine, "before_cursor_execute", fail)
+
+
+def item_count(session: Session) -> int:
+    return int(session.scalar(select(func.count()).select_from(SourceItem)) or 0)
+
+
+def test_a_deadlock_victim_runs_again(
+    client: TestClient, auth_headers: dict[str, str], database: Database, session: Session
+) -> None:
+    body = {"sourceItems": [source_item("SKU-1", "default", 5)]}
+    with failing(database, "inventory_source_item", 2, DEADLOCK) as failures:
+        response = client.post(SOURCE_ITEMS, json=body, headers=auth_headers)
+    assert response.status_code == 200, response.text
+    assert failures == [1, 1]
+    assert item_count(session) == 1
+
+
+def test_a_deadlock_every_time_is_the_routes_error(
+    client: TestClient, auth_headers: dict[str, str], database: Database, session: Session
+) -> None:
+    body = {"sourceItems": [source_item("SKU-1", "default", 5)]}
+    with failing(database, "inventory_source_item", 100, DEADLOCK) as failures:
+        response = client.post(SOURCE_ITEMS, json=body, headers=auth_headers)
+    assert_envelope(response, 400, {"message": "Could not save Source Item"})
+    assert len(failures) == runtime.WRITE_ATTEMPTS
+    assert item_count(session) == 0
+
+
+def test_another_database_failure_is_not_retried(
+    client: TestClient, auth_headers: dict[str, str], database: Database
+) -> None:
+    body = {"sourceItems": [source_item("SKU-1", "default", 5)]}
+    with failing(database, "inventory_source_item", 100, (2006, "server has gone away")) as failures:
+        response = client.post(SOURCE_ITEMS, json=body, headers=auth_headers)
+    assert_envelope(response, 400, {"message": "Could not save Source Item"})
+    assert failures == [1]
+
+
+def test_an_anonymous_route_with_its_own_unit_of_work(
+    settings: Settings, database: Database, admin_token: str, session: Session
+) -> None:
+    """The token route declared as a runtime.Route: no ACL check, and the failed login's count
+    is committed by its own unit of work although the answer is a 401."""
+    app = FastAPI()
+    app.state.settings, app.state.database = settings, database
+    app.state.indexing = Indexing.from_settings(settings)
+    runtime.mount(app, [ADMIN_TOKEN])
+    runtime.install_handlers(app)
+    client = TestClient(app)
+    url = "/rest" + ADMIN_TOKEN.path
+    response = client.post(url, json={"username": ADMIN_USERNAME, "password": ADMIN_PASSWORD})
+    assert response.status_code == 200, response.text
+    assert isinstance(response.json(), str) and response.json() != admin_token
+    response = client.post(url, json={"username": ADMIN_USERNAME, "password": "wrong-password"})
+    assert response.status_code == 401
+    assert session.scalar(select(LoginFailure.failures_count)) == 1
+    assert_envelope(client.post(url, json={"username": "admin"}), 400, {
+        "message": '"%fieldName" is required. Enter and try again.', "parameters": {"fieldName": "password"}
+    })  # fmt: skip
