@@ -40,6 +40,8 @@ BENCH_DIR = Path(__file__).resolve().parent
 REPO_DIR = BENCH_DIR.parent
 VENV_BIN = Path(sys.executable).parent
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+DEFAULT_MARIADB_URL = "mysql+pymysql://root@127.0.0.1:3306/mysql"
+SALABLE_SKU = "bench-sku-1"
 ADMIN_USERNAME = "bench_admin"
 ADMIN_PASSWORD = "bench-password-1"
 
@@ -81,20 +83,26 @@ class Scenario:
     path: str
     body: str | None = None
     authenticated: bool = True
-    target: float | None = None  # minimum ratio of the bare endpoint's requests/s
 
 
 BARE = Scenario("bare", "GET", "/bare", authenticated=False)
 SCENARIOS = (
-    Scenario("links-post", "POST", "/rest/V1/inventory/stock-source-links", LINKS_BODY, target=0.15),
+    Scenario("links-post", "POST", "/rest/V1/inventory/stock-source-links", LINKS_BODY),
     Scenario(
         "assigned-get",
         "GET",
         "/rest/V1/inventory/get-sources-assigned-to-stock-ordered-by-priority/2",
-        target=0.30,
     ),
-    Scenario("links-get", "GET", LINKS_GET_PATH, target=0.30),
+    Scenario("links-get", "GET", LINKS_GET_PATH),
+    Scenario("salable-get", "GET", f"/rest/V1/inventory/get-product-salable-quantity/{SALABLE_SKU}/2"),
 )
+# The issue's targets differ per engine (issue 7: SQLite ≥ 45 % for the reads and 15 % for the
+# link POST; PostgreSQL ≥ 25 % and 10 %); MariaDB is measured without a target.
+ENGINE_TARGETS: dict[str, dict[str, float]] = {
+    "sqlite": {"links-post": 0.15, "assigned-get": 0.45, "salable-get": 0.45},
+    "postgresql": {"links-post": 0.10, "assigned-get": 0.25, "salable-get": 0.25},
+    "mariadb": {},
+}
 
 
 @dataclass
@@ -105,6 +113,9 @@ class Run:
     p99_ms: float
     errors: int
     error_samples: list[str] = field(default_factory=list)
+    # The server process's CPU time (user + system) per answered request, in ms: on a shared,
+    # noisy machine it moves much less than requests/s (0 where /proc is unavailable).
+    cpu_ms: float = 0.0
 
     @property
     def rps(self) -> float:
@@ -125,6 +136,10 @@ class Row:
     def median_run(self) -> Run:
         ordered = sorted(self.runs, key=lambda run: run.rps)
         return ordered[(len(ordered) - 1) // 2]
+
+    @property
+    def median_cpu_ms(self) -> float:
+        return statistics.median(run.cpu_ms for run in self.runs) if self.runs else 0.0
 
     @property
     def errors(self) -> int:
@@ -235,7 +250,33 @@ def postgresql_database(server_url: str) -> Iterator[str]:
         admin.dispose()
 
 
-def postgresql_unreachable(server_url: str) -> str | None:
+@contextlib.contextmanager
+def mariadb_database(server_url: str) -> Iterator[str]:
+    """A new database on the MariaDB server, dropped afterwards."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    url = make_url(server_url)
+    if url.host not in (HOST, "localhost", None):
+        raise BenchError(f"refusing a MariaDB server that is not on {HOST}: {url.host}")
+    name = f"openmsi_bench_{secrets.token_hex(4)}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(
+                text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci")
+            )
+        try:
+            yield url.set(database=name).render_as_string(hide_password=False)
+        finally:
+            with admin.connect() as connection:
+                connection.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+            log(f"dropped MariaDB database {name}")
+    finally:
+        admin.dispose()
+
+
+def server_unreachable(server_url: str) -> str | None:
     from sqlalchemy import create_engine, text
 
     try:
@@ -288,6 +329,14 @@ def create_tutorial_data(base_url: str) -> str:
             headers={"Content-Type": "application/json"},
         )
         _expect(response, "stock-source links")
+        items = [
+            {"sku": SALABLE_SKU, "source_code": code, "quantity": 10 * (n + 1), "status": 1}
+            for n, code in enumerate(("baltimore_wh", "austin_wh", "reno_wh"))
+        ]
+        response = client.post("/rest/V1/inventory/source-items", json={"sourceItems": items})
+        _expect(response, "source items")
+        response = client.get(f"/rest/V1/inventory/get-product-salable-quantity/{SALABLE_SKU}/2")
+        _expect(response, "salable quantity")
         response = client.get("/rest/V1/inventory/get-sources-assigned-to-stock-ordered-by-priority/2")
         _expect(response, "sources of stock 2")
         codes = [source["source_code"] for source in response.json()]
@@ -543,10 +592,21 @@ class Options:
     loadgen: str
     wrk_threads: int
     pg_url: str
+    mariadb_url: str
+    scenarios: list[str]
     json_path: Path | None
 
 
-def measure(options: Options, port: int, scenario: Scenario, token: str, workdir: Path) -> Run:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(options: Options, port: int, scenario: Scenario, token: str, workdir: Path, pid: int) -> Run:
     def once(seconds: float) -> Run:
         if options.loadgen == "wrk":
             return wrk_run(port, scenario, token, options.concurrency, seconds, options.wrk_threads, workdir)
@@ -554,21 +614,28 @@ def measure(options: Options, port: int, scenario: Scenario, token: str, workdir
 
     if options.warmup > 0:
         once(options.warmup)
+    cpu_before = cpu_seconds(pid)
     run = once(options.duration)
+    run.cpu_ms = (cpu_seconds(pid) - cpu_before) * 1e3 / run.requests if run.requests else 0.0
     flag = f", {run.errors} ERRORS" if run.errors else ""
     log(
         f"  {scenario.name:<13} {run.rps:9.1f} req/s"
-        f"  p50 {run.p50_ms:7.2f} ms  p99 {run.p99_ms:7.2f} ms{flag}"
+        f"  p50 {run.p50_ms:7.2f} ms  p99 {run.p99_ms:7.2f} ms  cpu {run.cpu_ms:.3f} ms/req{flag}"
     )
     for sample in run.error_samples:
         log(f"    error: {sample}")
     return run
 
 
-def bench_engine(engine: str, options: Options, bare_port: int, workdir: Path) -> list[Row]:
+def bench_engine(engine: str, options: Options, bare: Server, workdir: Path) -> list[Row]:
     engine_dir = workdir / engine
     engine_dir.mkdir()
-    database = sqlite_database(engine_dir) if engine == "sqlite" else postgresql_database(options.pg_url)
+    if engine == "sqlite":
+        database = sqlite_database(engine_dir)
+    elif engine == "mariadb":
+        database = mariadb_database(options.mariadb_url)
+    else:
+        database = postgresql_database(options.pg_url)
     with database as url:
         env = {**os.environ, "OPENMSI_DATABASE_URL": url}
         log(f"{engine}: preparing {url.split('@')[-1]}")
@@ -589,12 +656,14 @@ def bench_engine(engine: str, options: Options, bare_port: int, workdir: Path) -
             server.wait_ready("/rest/V1/store/websites")
             token = create_tutorial_data(f"http://{HOST}:{port}")
             log(f"{engine}: openmsi on port {port} (pid {server.process.pid}), tutorial data created")
-            rows = [Row(engine, BARE)] + [Row(engine, scenario) for scenario in SCENARIOS]
+            chosen = [scenario for scenario in SCENARIOS if scenario.name in options.scenarios]
+            rows = [Row(engine, BARE)] + [Row(engine, scenario) for scenario in chosen]
             for round_number in range(1, options.repeat + 1):
                 log(f"{engine}: round {round_number}/{options.repeat}")
                 for row in rows:
-                    row_port = bare_port if row.scenario is BARE else port
-                    row.runs.append(measure(options, row_port, row.scenario, token, engine_dir))
+                    target = bare if row.scenario is BARE else server
+                    run = measure(options, target.port, row.scenario, token, engine_dir, target.process.pid)
+                    row.runs.append(run)
                 if server.process.poll() is not None:
                     raise BenchError(f"openmsi exited during the benchmark:\n{server.tail()}")
             return rows
@@ -605,7 +674,7 @@ def bench_engine(engine: str, options: Options, bare_port: int, workdir: Path) -
 def print_table(rows: list[Row], options: Options) -> bool:
     header = (
         f"{'engine':<10} {'scenario':<13} {'req/s':>9} {'runs (req/s)':<26} {'p50 ms':>8} "
-        f"{'p99 ms':>8} {'errors':>6} {'vs bare':>8}  target"
+        f"{'p99 ms':>8} {'cpu ms':>7} {'errors':>6} {'vs bare':>8}  target"
     )
     print()
     print(
@@ -621,13 +690,15 @@ def print_table(rows: list[Row], options: Options) -> bool:
         median = row.median_run
         runs = " ".join(f"{run.rps:.0f}" for run in row.runs)
         verdict = ""
-        if row.scenario.target is not None:
-            passed = ratio >= row.scenario.target and row.errors == 0
+        target = ENGINE_TARGETS.get(row.engine, {}).get(row.scenario.name)
+        if target is not None:
+            passed = ratio >= target and row.errors == 0
             all_pass &= passed
-            verdict = f"≥{row.scenario.target:.0%} {'PASS' if passed else 'MISS'}"
+            verdict = f"≥{target:.0%} {'PASS' if passed else 'MISS'}"
         print(
             f"{row.engine:<10} {row.scenario.name:<13} {row.median_rps:9.1f} {runs:<26} "
-            f"{median.p50_ms:8.2f} {median.p99_ms:8.2f} {row.errors:6d} {ratio:8.1%}  {verdict}"
+            f"{median.p50_ms:8.2f} {median.p99_ms:8.2f} {row.median_cpu_ms:7.3f} {row.errors:6d} "
+            f"{ratio:8.1%}  {verdict}"
         )
     print()
     error_rows = [row for row in rows if row.errors]
@@ -643,7 +714,9 @@ def print_table(rows: list[Row], options: Options) -> bool:
 def parse_args(argv: list[str]) -> Options:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument(
-        "--engines", default="sqlite,postgresql", help="comma-separated: sqlite, postgresql (default: both)"
+        "--engines",
+        default="sqlite,postgresql",
+        help="comma-separated: sqlite, postgresql, mariadb (default: sqlite,postgresql)",
     )
     parser.add_argument("--concurrency", type=int, default=16, help="concurrent connections (default 16)")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per measurement (default 10)")
@@ -661,10 +734,20 @@ def parse_args(argv: list[str]) -> Options:
         default=os.environ.get("OPENMSI_BENCH_POSTGRES_URL", DEFAULT_PG_URL),
         help="PostgreSQL server (a database is created on it and dropped)",
     )
+    parser.add_argument(
+        "--mariadb-url",
+        default=os.environ.get("OPENMSI_BENCH_MARIADB_URL", DEFAULT_MARIADB_URL),
+        help="MariaDB server (a database is created on it and dropped)",
+    )
+    parser.add_argument(
+        "--scenarios",
+        default=",".join(scenario.name for scenario in SCENARIOS),
+        help="comma-separated subset of: " + ", ".join(scenario.name for scenario in SCENARIOS),
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write the results to this file")
     args = parser.parse_args(argv)
     engines = [name.strip() for name in args.engines.split(",") if name.strip()]
-    unknown = set(engines) - {"sqlite", "postgresql"}
+    unknown = set(engines) - {"sqlite", "postgresql", "mariadb"}
     if unknown:
         parser.error(f"unknown engine(s): {', '.join(sorted(unknown))}")
     if args.concurrency < 1 or args.repeat < 1 or args.duration <= 0 or args.warmup < 0:
@@ -683,6 +766,8 @@ def parse_args(argv: list[str]) -> Options:
         loadgen,
         args.wrk_threads,
         args.pg_url,
+        args.mariadb_url,
+        [name.strip() for name in args.scenarios.split(",") if name.strip()],
         args.json,
     )
 
@@ -710,12 +795,13 @@ def main(argv: list[str]) -> int:
         bare.wait_ready("/bare")
         log(f"bare FastAPI app on port {bare_port} (pid {bare.process.pid})")
         for engine in options.engines:
-            if engine == "postgresql":
-                problem = postgresql_unreachable(options.pg_url)
+            if engine != "sqlite":
+                server_url = options.pg_url if engine == "postgresql" else options.mariadb_url
+                problem = server_unreachable(server_url)
                 if problem is not None:
-                    log(f"postgresql: skipped, server not reachable ({problem})")
+                    log(f"{engine}: skipped, server not reachable ({problem})")
                     continue
-            rows += bench_engine(engine, options, bare_port, workdir)
+            rows += bench_engine(engine, options, bare, workdir)
     except KeyboardInterrupt:
         log("interrupted")
         return 130

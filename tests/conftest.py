@@ -119,7 +119,9 @@ def database_url(engine_name: str, tmp_path_factory: pytest.TempPathFactory) -> 
 def settings(database_url: str) -> Settings:
     # No worker thread in the shared app: tests that need one run it themselves, so no test
     # sees jobs vanish behind its back.
-    return Settings(database_url=database_url, embedded_worker=False, _env_file=None)  # type: ignore[call-arg]
+    # No remembered tokens either: tests that change a token's row expect the next request to see
+    # it; tests/test_token_cache.py covers the window.
+    return Settings(database_url=database_url, embedded_worker=False, token_cache_seconds=0, _env_file=None)  # type: ignore[call-arg]
 
 
 @pytest.fixture(scope="session")

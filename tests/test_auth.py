@@ -5,15 +5,16 @@ tokens, the resource named in every route's 401, the login lockout and the token
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 import pytest
+from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from factories import JSON_UTF8, assert_envelope
@@ -533,8 +534,8 @@ def test_lockout_after_max_failures_then_expiry(
         assert_envelope(login(client, "locky", "wrong"), 401, SIGN_IN_FAILED)
         failure = failure_row(session, "locky")
         assert failure is not None and failure.failures_count == attempt
-        locked = attempt >= settings.login_max_failures
-        assert (failure.lock_expires_at is not None) == locked
+        # Magento's RequestLog sets the lock's end with every failure; the count decides.
+        assert failure.lock_expires_at is not None
     failure = failure_row(session, "locky")
     assert failure is not None and failure.lock_expires_at is not None
     assert failure.lock_expires_at > utcnow() + timedelta(seconds=settings.login_lock_seconds - 60)
@@ -560,7 +561,7 @@ def test_lockout_after_max_failures_then_expiry(
     assert failure_row(session, "locky") is None
     assert_envelope(login(client, "locky", "wrong"), 401, SIGN_IN_FAILED)
     failure = failure_row(session, "locky")
-    assert failure is not None and failure.failures_count == 1 and failure.lock_expires_at is None
+    assert failure is not None and failure.failures_count == 1
 
 
 def test_expired_lock_starts_a_fresh_count(
@@ -577,7 +578,7 @@ def test_expired_lock_starts_a_fresh_count(
         )
     assert_envelope(login(client, "relock", "wrong"), 401, SIGN_IN_FAILED)
     failure = failure_row(session, "relock")
-    assert failure is not None and failure.failures_count == 1 and failure.lock_expires_at is None
+    assert failure is not None and failure.failures_count == 1
     assert login(client, "relock", USER_PASSWORD).status_code == 200
 
 
@@ -617,7 +618,8 @@ def test_unknown_usernames_are_locked_too(client: TestClient, session: Session, 
     for _ in range(settings.login_max_failures):
         assert_envelope(login(client, "ghost", "x"), 401, SIGN_IN_FAILED)
     failure = failure_row(session, "ghost")
-    assert failure is not None and failure.lock_expires_at is not None
+    assert failure is not None and failure.failures_count == settings.login_max_failures
+    assert failure.lock_expires_at is not None and failure.lock_expires_at > utcnow()
 
 
 # ============================================================================================
@@ -672,3 +674,223 @@ def test_custom_max_failures(client_with: Any, database: db.Database, session: S
     failure = failure_row(session, "twice")
     assert failure is not None and failure.lock_expires_at is not None
     assert failure.lock_expires_at <= utcnow() + timedelta(seconds=61)
+
+
+# ============================================================================================
+# Hashing outside the unit of work; concurrent changes during the verify
+# ============================================================================================
+
+
+class _HookedHasher(PasswordHasher):
+    """The real argon2 verify, with a hook that runs just before it (what happens meanwhile)."""
+
+    def __init__(self, hook: Callable[[], None]) -> None:
+        super().__init__()
+        self.hook = hook
+        self.calls = 0
+
+    def verify(self, hash: str | bytes, password: str | bytes) -> Literal[True]:
+        self.calls += 1
+        self.hook()
+        return super().verify(hash, password)
+
+
+@pytest.fixture
+def lanes(monkeypatch: pytest.MonkeyPatch, database: db.Database) -> list[db.Lane]:
+    """The lanes of the units of work the app runs, in order, and the one running now (last)."""
+    seen: list[db.Lane] = []
+    running = database.run
+
+    async def run(unit_of_work: Callable[[], Any], lane: db.Lane = db.Lane.READ) -> Any:
+        seen.append(lane)
+        return await running(unit_of_work, lane)
+
+    monkeypatch.setattr(database, "run", run)
+    return seen
+
+
+@pytest.mark.parametrize(
+    ("username", "password"),
+    [
+        pytest.param("admin", "admin-password-1", id="right-password"),
+        pytest.param("admin", "wrong", id="wrong-password"),
+        pytest.param("nobody", "wrong", id="unknown-user"),
+    ],
+)
+def test_the_verify_runs_in_the_cpu_lane_outside_any_transaction(
+    client: TestClient,
+    database: db.Database,
+    session: Session,
+    monkeypatch: pytest.MonkeyPatch,
+    lanes: list[db.Lane],
+    username: str,
+    password: str,
+) -> None:
+    """No connection is held while argon2 runs (~140 ms): no transaction, no SQLite write
+    lock, so the other requests and the writer never wait for a hash."""
+    session.rollback()
+    checked_out_before = database.engine.pool.checkedout()  # type: ignore[attr-defined]
+    during: list[tuple[db.Lane, int]] = []
+
+    def observe() -> None:
+        during.append((lanes[-1], database.engine.pool.checkedout()))  # type: ignore[attr-defined]
+
+    hasher = _HookedHasher(observe)
+    monkeypatch.setattr(auth, "_hasher", hasher)
+    response = login(client, username, password)
+    assert response.status_code in (200, 401), response.text
+    assert during == [(db.Lane.CPU, checked_out_before)]
+    # The read (with the body's decoding, so in a thread) before, the short write after.
+    assert lanes == [db.Lane.READ, db.Lane.CPU, db.Lane.WRITE]
+
+
+def test_a_writer_goes_on_while_a_login_hashes(
+    client: TestClient, database: db.Database, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write transaction started during the verify commits at once (on SQLite it would wait
+    for the write lock if the login held it)."""
+    committed: list[bool] = []
+
+    def write_meanwhile() -> None:
+        with database.write_sessions.begin() as write:
+            write.execute(update(Source).where(Source.source_code == "default").values(name="Renamed"))
+        committed.append(True)
+
+    monkeypatch.setattr(auth, "_hasher", _HookedHasher(write_meanwhile))
+    assert_envelope(login(client, "admin", "wrong"), 401, SIGN_IN_FAILED)
+    assert committed == [True]
+    session.rollback()
+    assert session.scalar(select(Source.name).where(Source.source_code == "default")) == "Renamed"
+
+
+def test_a_lockout_reached_during_the_verify_still_holds(
+    client: TestClient,
+    database: db.Database,
+    session: Session,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Other clients lock the username while this login hashes the right password: no token."""
+    create_user(database, "raced")
+
+    def lock_meanwhile() -> None:
+        with database.write_sessions.begin() as write:
+            write.add(
+                LoginFailure(
+                    username="raced",
+                    failures_count=settings.login_max_failures,
+                    lock_expires_at=utcnow() + timedelta(seconds=settings.login_lock_seconds),
+                )
+            )
+
+    monkeypatch.setattr(auth, "_hasher", _HookedHasher(lock_meanwhile))
+    assert_envelope(login(client, "raced", USER_PASSWORD), 401, SIGN_IN_FAILED)
+    session.rollback()
+    assert session.scalar(select(func.count()).select_from(AdminToken).join(AdminUser).where(
+        AdminUser.username == "raced")) == 0  # fmt: skip
+    failure = failure_row(session, "raced")
+    # A locked refusal does not extend the count.
+    assert failure is not None and failure.failures_count == settings.login_max_failures
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param({"is_active": False}, id="deactivated"),
+        pytest.param({"password_hash": auth.hash_password("another-password")}, id="password-changed"),
+    ],
+)
+def test_a_user_changed_during_the_verify_gets_no_token(
+    client: TestClient,
+    database: db.Database,
+    session: Session,
+    monkeypatch: pytest.MonkeyPatch,
+    change: dict[str, Any],
+) -> None:
+    create_user(database, "changing")
+
+    def change_meanwhile() -> None:
+        with database.write_sessions.begin() as write:
+            write.execute(update(AdminUser).where(AdminUser.username == "changing").values(**change))
+
+    monkeypatch.setattr(auth, "_hasher", _HookedHasher(change_meanwhile))
+    assert_envelope(login(client, "changing", USER_PASSWORD), 401, SIGN_IN_FAILED)
+    session.rollback()
+    assert session.scalar(select(func.count()).select_from(AdminToken).join(AdminUser).where(
+        AdminUser.username == "changing")) == 0  # fmt: skip
+    failure = failure_row(session, "changing")
+    assert failure is not None and failure.failures_count == 1
+
+
+def test_a_locked_username_is_refused_without_hashing(
+    client: TestClient, database: db.Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hasher = _HookedHasher(lambda: None)
+    monkeypatch.setattr(auth, "_hasher", hasher)
+    create_user(database, "locked-fast")
+    for _ in range(settings.login_max_failures):
+        assert_envelope(login(client, "locked-fast", "wrong"), 401, SIGN_IN_FAILED)
+    assert hasher.calls == settings.login_max_failures
+    assert_envelope(login(client, "locked-fast", USER_PASSWORD), 401, SIGN_IN_FAILED)
+    assert hasher.calls == settings.login_max_failures
+
+
+# ============================================================================================
+# The failure table stays small
+# ============================================================================================
+
+
+def failure_count(session: Session) -> int:
+    session.rollback()
+    return session.scalar(select(func.count()).select_from(LoginFailure)) or 0
+
+
+def test_every_failure_moves_the_window_and_an_ended_window_forgets_the_count(
+    client: TestClient, database: db.Database, session: Session, settings: Settings
+) -> None:
+    """Magento's RequestLog::incrementFailuresCount sets lock_expires_at to now + timeout on every
+    failure; clearExpiredFailures forgets rows whose time has passed, counting or locked."""
+    create_user(database, "slider")
+    for _ in range(settings.login_max_failures - 1):
+        before = utcnow()
+        assert_envelope(login(client, "slider", "wrong"), 401, SIGN_IN_FAILED)
+        failure = failure_row(session, "slider")
+        assert failure is not None and failure.lock_expires_at is not None
+        assert failure.lock_expires_at >= before + timedelta(seconds=settings.login_lock_seconds - 1)
+    with database.write_sessions.begin() as write:
+        write.execute(
+            update(LoginFailure)
+            .where(LoginFailure.username == "slider")
+            .values(lock_expires_at=utcnow() - timedelta(seconds=1))
+        )
+    # The old failures no longer count: one more does not lock, the right password signs in.
+    assert_envelope(login(client, "slider", "wrong"), 401, SIGN_IN_FAILED)
+    failure = failure_row(session, "slider")
+    assert failure is not None and failure.failures_count == 1
+    assert login(client, "slider", USER_PASSWORD).status_code == 200
+
+
+def test_many_unknown_usernames_do_not_grow_the_table(
+    client_with: Any, database: db.Database, session: Session
+) -> None:
+    client = client_with(login_failure_max_rows=5, login_max_failures=2)
+    for index in range(12):
+        assert_envelope(login(client, f"random-{index}", "x"), 401, SIGN_IN_FAILED)
+        assert failure_count(session) <= 5
+    assert failure_count(session) == 5
+
+    # A full table never spares a real account its lockout.
+    create_user(database, "target")
+    for _ in range(2):
+        assert_envelope(login(client, "target", "wrong"), 401, SIGN_IN_FAILED)
+    assert_envelope(login(client, "target", USER_PASSWORD), 401, SIGN_IN_FAILED)
+    failure = failure_row(session, "target")
+    assert failure is not None and failure.failures_count == 2
+
+    # Rows whose time has passed make room again.
+    with database.write_sessions.begin() as write:
+        write.execute(update(LoginFailure).values(lock_expires_at=utcnow() - timedelta(seconds=1)))
+    assert_envelope(login(client, "newcomer", "x"), 401, SIGN_IN_FAILED)
+    assert failure_count(session) == 1
+    failure = failure_row(session, "newcomer")
+    assert failure is not None and failure.failures_count == 1

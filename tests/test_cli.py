@@ -278,3 +278,139 @@ def test_worker_runs_until_sigterm_then_stops_gracefully(stocked: db.Database, d
     assert "waiting for jobs" in stderr
     assert "SIGTERM: stopping after the current job." in stderr
     assert stderr.rstrip().endswith("Worker stopped.")
+
+
+# --- Admin users: list, unlock, password, deactivate, activate --------------------------------
+
+TOKEN = "/rest/V1/integration/admin/token"
+WEBSITES = "/rest/V1/store/websites"
+
+
+def _login(client: TestClient, username: str, password: str) -> int:
+    return client.post(TOKEN, json={"username": username, "password": password}).status_code
+
+
+def _token(client: TestClient, username: str, password: str) -> dict[str, str]:
+    response = client.post(TOKEN, json={"username": username, "password": password})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()}"}
+
+
+@pytest.fixture
+def operator(client: TestClient, admin_token: str, database_url: str) -> str:
+    """A second admin user, "operator" with password "operator-pw-1"."""
+    result = invoke(database_url, "admin", "create", "--username", "operator", "--password", "operator-pw-1")
+    assert result.exit_code == 0, result.output
+    return "operator"
+
+
+def _lock(client: TestClient, username: str) -> None:
+    for _ in range(get_settings().login_max_failures):
+        assert _login(client, username, "wrong") == 401
+
+
+def test_admin_list_shows_who_is_active_and_who_is_locked(
+    client: TestClient, operator: str, database_url: str
+) -> None:
+    # Not the session's "admin": deactivating it would revoke the token every other test uses.
+    created = invoke(database_url, "admin", "create", "--username", "retired", "--password", "retired-pw-1")
+    assert created.exit_code == 0, created.output
+    assert invoke(database_url, "admin", "deactivate", "--username", "retired").exit_code == 0
+    _lock(client, "operator")
+    result = invoke(database_url, "admin", "list")
+    assert result.exit_code == 0, result.output
+    lines = [line.split() for line in result.stdout.splitlines()]
+    assert lines[0] == ["username", "active", "locked", "until"]
+    assert lines[1] == ["admin", "yes", "-"]
+    assert lines[2][:2] == ["operator", "yes"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d", lines[2][2]) and re.fullmatch(r"\d\d:\d\d:\d\dZ", lines[2][3])
+    assert lines[3] == ["retired", "no", "-"]
+    assert len(lines) == 4
+
+
+def test_admin_unlock_lifts_a_lockout(client: TestClient, operator: str, database_url: str) -> None:
+    _lock(client, "operator")
+    assert _login(client, "operator", "operator-pw-1") == 401
+    result = invoke(database_url, "admin", "unlock", "--username", "OPERATOR")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == 'Admin user "operator" unlocked.\n'
+    assert _login(client, "operator", "operator-pw-1") == 200
+    # Unlocking a user that is not locked is fine too.
+    assert invoke(database_url, "admin", "unlock", "--username", "operator").exit_code == 0
+
+
+def test_admin_password_sets_a_new_one_and_revokes_the_tokens(
+    client: TestClient, operator: str, database_url: str
+) -> None:
+    headers = _token(client, "operator", "operator-pw-1")
+    other_user = _token(client, "admin", "admin-password-1")
+    result = invoke(database_url, "admin", "password", "--username", "operator", "--password", "new-secret-2")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == 'Password of admin user "operator" changed; 1 token(s) revoked.\n'
+    assert client.get(WEBSITES, headers=headers).status_code == 401
+    assert client.get(WEBSITES, headers=other_user).status_code == 200
+    assert _login(client, "operator", "operator-pw-1") == 401
+    assert _login(client, "operator", "new-secret-2") == 200
+
+
+def test_admin_password_prompts_hidden_and_confirmed(
+    client: TestClient, operator: str, database_url: str
+) -> None:
+    result = runner.invoke(
+        app,
+        ["admin", "password", "--username", "operator"],
+        input="prompted-pw-3\nprompted-pw-3\n",
+        env={"OPENMSI_DATABASE_URL": database_url},
+    )
+    assert result.exit_code == 0, result.output
+    assert "prompted-pw-3" not in result.output
+    assert _login(client, "operator", "prompted-pw-3") == 200
+
+
+def test_admin_password_keeps_the_length_rule(client: TestClient, operator: str, database_url: str) -> None:
+    result = invoke(database_url, "admin", "password", "--username", "operator", "--password", "short")
+    assert result.exit_code == 1
+    assert "The password must be at least 7 characters long." in result.stderr
+    assert _login(client, "operator", "operator-pw-1") == 200
+
+
+def test_admin_deactivate_refuses_tokens_at_once_and_activate_restores_sign_in(
+    client: TestClient, operator: str, database_url: str
+) -> None:
+    headers = _token(client, "operator", "operator-pw-1")
+    assert client.get(WEBSITES, headers=headers).status_code == 200
+    result = invoke(database_url, "admin", "deactivate", "--username", "operator")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == 'Admin user "operator" deactivated; 1 token(s) revoked.\n'
+    assert client.get(WEBSITES, headers=headers).status_code == 401
+    assert _login(client, "operator", "operator-pw-1") == 401
+
+    result = invoke(database_url, "admin", "activate", "--username", "operator")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == 'Admin user "operator" activated.\n'
+    assert client.get(WEBSITES, headers=headers).status_code == 401  # revoked stays revoked
+    assert client.get(WEBSITES, headers=_token(client, "operator", "operator-pw-1")).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["unlock"],
+        ["password", "--password", "long-enough-1"],
+        ["deactivate"],
+        ["activate"],
+    ],
+)
+def test_admin_commands_refuse_an_unknown_user(
+    admin_token: str, database_url: str, command: list[str]
+) -> None:
+    result = invoke(database_url, "admin", *command[:1], "--username", "nobody", *command[1:])
+    assert result.exit_code == 1
+    assert result.stderr == 'There is no admin user named "nobody".\n'
+
+
+def test_admin_help_lists_the_commands() -> None:
+    result = runner.invoke(app, ["admin", "--help"])
+    assert result.exit_code == 0
+    for name in ("create", "list", "unlock", "password", "deactivate", "activate"):
+        assert re.search(rf"^\s*│?\s*{name}\s", result.stdout, re.MULTILINE), name

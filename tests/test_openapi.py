@@ -41,9 +41,7 @@ def test_every_route_is_documented_once(app: FastAPI, client: TestClient) -> Non
         for method in getattr(route, "methods", ())
         if route.path not in DOCUMENTED  # type: ignore[attr-defined]
     }
-    # auth.router (an included router, not listed flat) serves the token route until it is
-    # ported onto a runtime.Route.
-    assert documented == served | {("POST", "/rest/V1/integration/admin/token")}
+    assert documented == served
     operation_ids = [op["operationId"] for item in document["paths"].values() for op in item.values()]
     assert len(operation_ids) == len(set(operation_ids)) == 32
 

@@ -1,6 +1,6 @@
 """The request runtime's seam (``runtime.serve``): a deadlock victim runs again, a database
-failure becomes the route's Magento error, and a route may be anonymous with its own unit of
-work (the token route's shape)."""
+failure becomes the route's Magento error, and a route may be anonymous and made of several
+units of work (the token route's shape)."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session
 from conftest import ADMIN_PASSWORD, ADMIN_USERNAME
 from factories import assert_envelope, source_item
 from openmsi import runtime
-from openmsi.app import ADMIN_TOKEN
 from openmsi.db import Database
 from openmsi.indexer.service import Indexing
+from openmsi.integration.router import ADMIN_TOKEN
 from openmsi.models import LoginFailure, SourceItem
 from openmsi.settings import Settings
 
@@ -82,11 +82,11 @@ def test_another_database_failure_is_not_retried(
     assert failures == [1]
 
 
-def test_an_anonymous_route_with_its_own_unit_of_work(
+def test_an_anonymous_route_of_several_steps(
     settings: Settings, database: Database, admin_token: str, session: Session
 ) -> None:
-    """The token route declared as a runtime.Route: no ACL check, and the failed login's count
-    is committed by its own unit of work although the answer is a 401."""
+    """The token route, mounted alone: no ACL check, and the failed login's count is committed
+    by its own write step although the answer is a 401."""
     app = FastAPI()
     app.state.settings, app.state.database = settings, database
     app.state.indexing = Indexing.from_settings(settings)

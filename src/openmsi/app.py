@@ -8,13 +8,13 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
-from pydantic import BaseModel
 
-from openmsi import __version__, auth, db, errors, openapi, runtime, schema, service_input
+from openmsi import __version__, db, openapi, runtime, schema
 from openmsi.export.router import router as export_router
 from openmsi.indexer import service as indexer
 from openmsi.indexer.router import router as indexer_router
 from openmsi.indexer.service import Indexing
+from openmsi.integration.router import ADMIN_TOKEN
 from openmsi.inventory.router import router as inventory_router
 from openmsi.low_quantity.router import router as low_quantity_router
 from openmsi.sales.router import router as sales_router
@@ -26,40 +26,6 @@ from openmsi.webapi import BodyLimitMiddleware, MagentoPathMiddleware, StoreCode
 
 class PendingMigrations(RuntimeError):
     pass
-
-
-class AdminTokenBody(BaseModel):
-    username: str
-    password: str
-
-
-def create_admin_access_token(context: runtime.Context, params: dict[str, Any]) -> str:
-    """Issue an admin bearer token (AdminTokenServiceInterface::createAdminAccessToken)."""
-    username = service_input.lookup_parameter(params, "username")
-    password = service_input.lookup_parameter(params, "password")
-    with context.database.write_sessions() as session:
-        try:
-            token = auth.issue_admin_token(session, username, password, context.settings)
-        except errors.Unauthorized:
-            # The failure count must survive the error: commit it before answering 401.
-            session.commit()
-            raise
-        session.commit()
-    return token
-
-
-# Served by ``auth.router`` for now; declared here so that the docs show it. Mounting it in place
-# of ``auth.router`` makes ``runtime.serve`` run it (anonymous, with its own transactions).
-ADMIN_TOKEN = runtime.Route(
-    "POST",
-    "/V1/integration/admin/token",
-    None,
-    db.Lane.WRITE,
-    unit_of_work=create_admin_access_token,
-    summary="Issue an admin bearer token (AdminTokenServiceInterface::createAdminAccessToken).",
-    body=AdminTokenBody,
-    response=str,
-)
 
 
 def prepare_database(database: db.Database) -> None:
@@ -119,18 +85,16 @@ def create_app(settings: Settings | None = None, database: db.Database | None = 
     # before the chosen one again on every request.
     # Matched in this order, one route after the other: the salability reads, the hottest
     # routes of a store, come first. No two routers share a path.
-    runtime.mount(app, sales_router.routes)
-    app.include_router(auth.router, prefix="/rest")
     routes = [
+        *sales_router.routes, ADMIN_TOKEN,
         *inventory_router.routes, *export_router.routes, *low_quantity_router.routes, *store_router.routes,
         *indexer_router.routes,
     ]  # fmt: skip
     runtime.mount(app, routes)
-    documented = [*sales_router.routes, ADMIN_TOKEN, *routes]
 
     def openapi_document() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = openapi.document(documented, title=app.title, version=app.version)
+            app.openapi_schema = openapi.document(routes, title=app.title, version=app.version)
         return app.openapi_schema
 
     app.openapi = openapi_document  # type: ignore[method-assign]

@@ -7,27 +7,46 @@ guest is refused with the route's ACL resource in a 401).
 
 Every admin holds every ACL resource (Magento's "Administrators" role); routes still name
 their resource so that the 401 says which one was required.
+
+Failed sign-ins (``admin_login_failure``, Magento's ``oauth_token_request_log``, written by
+``Integration/Model/ResourceModel/Oauth/Token/RequestLog.php``) and why the table stays small:
+
+- every failure sets ``lock_expires_at`` to now + OPENMSI_LOGIN_LOCK_SECONDS, as Magento's
+  ``incrementFailuresCount`` does, so the column says when the row stops mattering; a username
+  is locked while ``failures_count`` >= OPENMSI_LOGIN_MAX_FAILURES and that time is ahead;
+- a row whose time has passed counts as absent (Magento's cron ``clearExpiredFailures``
+  deletes it): the next failure of that username starts a fresh count, and such rows are
+  deleted, a bounded batch at a time, whenever room is needed;
+- usernames that are not admin users add rows only while the table holds fewer than
+  OPENMSI_LOGIN_FAILURE_MAX_ROWS rows once ended rows are deleted. An admin user's failures are
+  always counted, so filling the table with random names never lifts a real lockout.
+
+So the table holds at most OPENMSI_LOGIN_FAILURE_MAX_ROWS rows plus one per admin user (plus
+the inserts of one instant racing on PostgreSQL/MariaDB). The price: while attackers keep the
+table full, unknown usernames are no longer counted, so they never lock where an admin's
+username would; telling the two apart that way takes OPENMSI_LOGIN_FAILURE_MAX_ROWS fresh
+usernames per lock window, and Magento tells them apart by timing alone (it skips the hash for
+unknown usernames; openmsi verifies a dummy hash).
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from fastapi import APIRouter, Request
-from sqlalchemy import Connection, bindparam, delete, select
+from sqlalchemy import Connection, bindparam, delete, func, or_, select
 from sqlalchemy.orm import Session
 
-from openmsi import errors, service_input, webapi
-from openmsi.db import Database, Lane, insert_ignore
+from openmsi import errors, service_input
+from openmsi.db import TOKEN_CACHE_SECONDS, insert_ignore
 from openmsi.models import AdminToken, AdminUser, LoginFailure, table_of, utcnow
 from openmsi.settings import Settings
-from openmsi.webapi import MagentoJSONResponse
 
 SIGN_IN_FAILED = (
     "The account sign-in was incorrect or your account is disabled temporarily. "
@@ -56,46 +75,142 @@ class Principal:
         return True
 
 
+def _check_password(password: str) -> None:
+    if len(password) < 7:
+        raise errors.CouldNotSave("The password must be at least 7 characters long.")
+
+
 def create_admin(session: Session, username: str, password: str) -> AdminUser:
     """`openmsi admin create`: raises CouldNotSave when the username is taken or invalid."""
     username = username.strip()
     if not username or len(username) > 40:
         raise errors.CouldNotSave("The username must be 1 to 40 characters long.")
-    if len(password) < 7:
-        raise errors.CouldNotSave("The password must be at least 7 characters long.")
+    _check_password(password)
+    # Hashed before the first statement: on SQLite that statement takes the write lock.
+    password_hash = hash_password(password)
     if session.scalar(select(AdminUser.user_id).where(AdminUser.username == username)) is not None:
         raise errors.CouldNotSave('An admin user named "%1" already exists.', [username])
-    user = AdminUser(username=username, password_hash=hash_password(password), is_active=True)
+    user = AdminUser(username=username, password_hash=password_hash, is_active=True)
     session.add(user)
     session.flush()
     return user
 
 
-def _is_locked(session: Session, username: str) -> bool:
-    lock_expires_at = session.scalar(
-        select(LoginFailure.lock_expires_at).where(LoginFailure.username == username)
+@dataclass(frozen=True)
+class AdminSummary:
+    username: str
+    is_active: bool
+    locked_until: datetime | None
+
+
+def list_admins(session: Session, settings: Settings) -> list[AdminSummary]:
+    """`openmsi admin list`: every admin user, with the end of its lockout if it is locked."""
+    rows = session.execute(
+        select(AdminUser.username, AdminUser.is_active, LoginFailure)
+        .outerjoin(LoginFailure, LoginFailure.username == AdminUser.username)
+        .order_by(AdminUser.username)
     )
-    return lock_expires_at is not None and lock_expires_at > utcnow()
-
-
-def _record_failure(session: Session, username: str, settings: Settings) -> None:
-    # Insert-then-lock keeps concurrent failures for one username from losing counts.
-    insert_ignore(session, table_of(LoginFailure), [{"username": username, "failures_count": 0}])
-    row = session.scalar(select(LoginFailure).where(LoginFailure.username == username).with_for_update())
-    assert row is not None
     now = utcnow()
-    if row.lock_expires_at is not None and row.lock_expires_at <= now:
-        # An expired lock starts a fresh count, as Magento's RequestThrottler resets it.
-        row.failures_count = 0
-        row.lock_expires_at = None
-    row.failures_count += 1
-    if row.failures_count >= settings.login_max_failures:
-        row.lock_expires_at = now + timedelta(seconds=settings.login_lock_seconds)
+    return [
+        AdminSummary(
+            row.username,
+            row.is_active,
+            row.LoginFailure.lock_expires_at if _locks(row.LoginFailure, now, settings) else None,
+        )
+        for row in rows
+    ]
+
+
+def _admin(session: Session, username: str) -> AdminUser:
+    user = session.scalar(select(AdminUser).where(AdminUser.username == username.strip()).with_for_update())
+    if user is None:
+        raise errors.NoSuchEntity('There is no admin user named "%1".', [username])
+    return user
+
+
+def _revoke_tokens(session: Session, user: AdminUser) -> int:
+    result = session.execute(delete(AdminToken).where(AdminToken.user_id == user.user_id))
+    revoked: int = result.rowcount  # type: ignore[attr-defined]
+    return revoked
+
+
+def unlock_admin(session: Session, username: str) -> AdminUser:
+    """`openmsi admin unlock`: forgets the user's failed logins. Raises NoSuchEntity."""
+    user = _admin(session, username)
+    session.execute(delete(LoginFailure).where(LoginFailure.username == user.username))
+    return user
+
+
+def change_admin_password(session: Session, username: str, password: str) -> tuple[AdminUser, int]:
+    """`openmsi admin password`: a new password; the user's tokens stop working. Raises
+    NoSuchEntity or CouldNotSave (too short). Returns the user and the tokens revoked."""
+    _check_password(password)
+    # Hashed before the first statement: on SQLite that statement takes the write lock.
+    password_hash = hash_password(password)
+    user = _admin(session, username)
+    user.password_hash = password_hash
     session.flush()
+    return user, _revoke_tokens(session, user)
 
 
-def issue_admin_token(session: Session, username: Any, password: Any, settings: Settings) -> str:
-    """POST /V1/integration/admin/token. Raises InputError (400) or Unauthorized (401)."""
+def set_admin_active(session: Session, username: str, active: bool) -> tuple[AdminUser, int]:
+    """`openmsi admin deactivate` / `activate`. Deactivation revokes the user's tokens, so the
+    REST API refuses them from the next request. Raises NoSuchEntity."""
+    user = _admin(session, username)
+    user.is_active = active
+    session.flush()
+    return user, 0 if active else _revoke_tokens(session, user)
+
+
+# ============================================================================================
+# The token route, in three steps
+#
+# Step 1 reads (a quick read), step 2 hashes (the CPU lane: ~140 ms of argon2, no connection
+# held, no transaction open), step 3 writes (a short write transaction). Nothing waits on the
+# hash: not the other requests, not SQLite's single writer. What may change during the hash
+# is checked again in step 3: a lockout reached by concurrent failures still refuses the
+# login, and a deactivated user or a changed password issues no token.
+#
+# The failure table and its bound: see the module docstring.
+# ============================================================================================
+
+
+_PRUNE_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class LoginAttempt:
+    """What step 1 found: the converted credentials and the user they name, if any."""
+
+    username: str
+    password: str
+    user_id: int | None
+    password_hash: str | None
+    is_active: bool
+
+
+def _has_ended(failure: LoginFailure, now: datetime) -> bool:
+    # NULL: a row counted before failures carried their window; forget it.
+    return failure.lock_expires_at is None or failure.lock_expires_at <= now
+
+
+def _locks(failure: LoginFailure | None, now: datetime, settings: Settings) -> bool:
+    """RequestThrottler::isUserLocked: the count reached the maximum within the window."""
+    return (
+        failure is not None
+        and not _has_ended(failure, now)
+        and failure.failures_count >= settings.login_max_failures
+    )
+
+
+def _failure(session: Session, username: str, *, for_update: bool = False) -> LoginFailure | None:
+    query = select(LoginFailure).where(LoginFailure.username == username)
+    return session.scalar(query.with_for_update() if for_update else query)
+
+
+def read_login_attempt(session: Session, username: Any, password: Any, settings: Settings) -> LoginAttempt:
+    """POST /V1/integration/admin/token, step 1: the checks before the hash, in Magento's
+    order. Raises InputError (400) or Unauthorized (401, a locked username too)."""
     # ServiceInputProcessor::process converts the present parameters in signature order (a type
     # error is raised at once) and then reports the absent (null) ones; only after that does
     # CredentialsValidator reject empty strings. So a null username with an empty password is
@@ -111,32 +226,103 @@ def issue_admin_token(session: Session, username: Any, password: Any, settings: 
         raise errors.InputError.required(*empty)
     if len(username) > 255:
         raise errors.Unauthorized(SIGN_IN_FAILED)
-    if _is_locked(session, username):
+    # Magento's AdminTokenService throttles before it looks at the password: a locked username
+    # is refused without hashing.
+    if _locks(_failure(session, username), utcnow(), settings):
         raise errors.Unauthorized(SIGN_IN_FAILED)
-    user = session.scalar(select(AdminUser).where(AdminUser.username == username))
+    user = session.execute(
+        select(AdminUser.user_id, AdminUser.password_hash, AdminUser.is_active).where(
+            AdminUser.username == username
+        )
+    ).first()
+    if user is None:
+        return LoginAttempt(username, password, None, None, False)
+    return LoginAttempt(username, password, user.user_id, user.password_hash, user.is_active)
+
+
+def verify_password(attempt: LoginAttempt) -> bool:
+    """Step 2: argon2, CPU only. An unknown username is verified against a dummy hash, so that
+    it costs what a known one costs; an inactive user fails like a wrong password."""
     try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
-        verified = user is not None and user.is_active
+        _hasher.verify(attempt.password_hash or _DUMMY_HASH, attempt.password)
     except (VerificationError, InvalidHashError):
-        verified = False
-    if not verified or user is None:
-        _record_failure(session, username, settings)
+        return False
+    return attempt.user_id is not None and attempt.is_active
+
+
+def finish_login(session: Session, attempt: LoginAttempt, verified: bool, settings: Settings) -> str:
+    """Step 3, a short write transaction: the token, or the failure counted. Raises
+    Unauthorized (401); the caller commits in both cases, so that the count survives."""
+    now = utcnow()
+    # Locked (and re-read under the row lock) before anything else: failures that other clients
+    # committed during the hash may have locked the username since step 1. A locked attempt is
+    # refused and not counted, as in step 1.
+    failure = _failure(session, attempt.username, for_update=True)
+    if _locks(failure, now, settings):
         raise errors.Unauthorized(SIGN_IN_FAILED)
-    session.execute(delete(LoginFailure).where(LoginFailure.username == username))
+    if verified:
+        user = session.execute(
+            select(AdminUser.password_hash, AdminUser.is_active).where(AdminUser.user_id == attempt.user_id)
+        ).first()
+        # Deactivated, deleted or given a new password during the hash: the verify was against
+        # what no longer holds.
+        verified = user is not None and user.is_active and user.password_hash == attempt.password_hash
+    if not verified or attempt.user_id is None:
+        _record_failure(session, attempt, failure, now, settings)
+        raise errors.Unauthorized(SIGN_IN_FAILED)
+    if failure is not None:
+        session.delete(failure)
     token = secrets.token_urlsafe(32)
     lifetime = settings.admin_token_lifetime_hours
     session.add(
         AdminToken(
             token_hash=hash_token(token),
-            user_id=user.user_id,
-            expires_at=utcnow() + timedelta(hours=lifetime) if lifetime else None,
+            user_id=attempt.user_id,
+            expires_at=now + timedelta(hours=lifetime) if lifetime else None,
         )
     )
     # Expired tokens are dead weight; drop this user's as we go.
     session.execute(
-        delete(AdminToken).where(AdminToken.user_id == user.user_id, AdminToken.expires_at < utcnow())
+        delete(AdminToken).where(AdminToken.user_id == attempt.user_id, AdminToken.expires_at < now)
     )
+    session.flush()
     return token
+
+
+def _record_failure(
+    session: Session, attempt: LoginAttempt, failure: LoginFailure | None, now: datetime, settings: Settings
+) -> None:
+    if failure is None:
+        if attempt.user_id is None and not _room_for_a_failure(session, now, settings):
+            return
+        # Insert-then-lock keeps concurrent failures for one username from losing counts.
+        insert_ignore(session, table_of(LoginFailure), [{"username": attempt.username, "failures_count": 0}])
+        failure = _failure(session, attempt.username, for_update=True)
+        assert failure is not None
+    elif _has_ended(failure, now):
+        failure.failures_count = 0
+    failure.failures_count += 1
+    failure.lock_expires_at = now + timedelta(seconds=settings.login_lock_seconds)
+    session.flush()
+
+
+def _room_for_a_failure(session: Session, now: datetime, settings: Settings) -> bool:
+    """Whether a username that is no admin user may add a row; makes room by deleting rows
+    whose time has passed when the table is full."""
+    rows = session.scalar(select(func.count()).select_from(LoginFailure)) or 0
+    if rows < settings.login_failure_max_rows:
+        return True
+    # SKIP LOCKED: rows other sign-ins hold are theirs to update; two pruning transactions must
+    # not wait on (or deadlock with) each other. A bounded batch keeps the transaction short.
+    ended = session.scalars(
+        select(LoginFailure.username)
+        .where(or_(LoginFailure.lock_expires_at.is_(None), LoginFailure.lock_expires_at <= now))
+        .limit(_PRUNE_BATCH)
+        .with_for_update(skip_locked=True)
+    ).all()
+    if ended:
+        session.execute(delete(LoginFailure).where(LoginFailure.username.in_(ended)))
+    return rows - len(ended) < settings.login_failure_max_rows
 
 
 # Built once: constructing this select costs more than running it (every request needs it).
@@ -147,11 +333,49 @@ _PRINCIPAL_BY_TOKEN_HASH = (
 )
 
 
+# Tokens verified recently, by token hash: the principal and until when (time.monotonic()) it
+# may be used without asking the database. A process remembers a token at most
+# OPENMSI_TOKEN_CACHE_SECONDS (the engine's TOKEN_CACHE_SECONDS option) and never past the
+# token's own expiry, so a deactivated user or a deleted token is refused within that window
+# in every process, and an expired token at once.
+_verified: dict[str, tuple[Principal, float]] = {}
+_VERIFIED_MAX = 10_000
+
+
 def principal_for_token(connection: Connection, token: str) -> Principal | None:
-    row = connection.execute(_PRINCIPAL_BY_TOKEN_HASH, {"token_hash": hash_token(token)}).first()
-    if row is None or (row.expires_at is not None and row.expires_at <= utcnow()):
+    token_hash = hash_token(token)
+    window: float = connection.get_execution_options().get(TOKEN_CACHE_SECONDS, 0)
+    if window > 0:
+        cached = _verified.get(token_hash)
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
+    row = connection.execute(_PRINCIPAL_BY_TOKEN_HASH, {"token_hash": token_hash}).first()
+    now = utcnow()
+    if row is None or (row.expires_at is not None and row.expires_at <= now):
+        _verified.pop(token_hash, None)
         return None
-    return Principal(user_id=row.user_id, username=row.username)
+    principal = Principal(user_id=row.user_id, username=row.username)
+    if window > 0:
+        if row.expires_at is not None:
+            window = min(window, (row.expires_at - now).total_seconds())
+        if len(_verified) >= _VERIFIED_MAX:
+            _forget_stale()
+        _verified[token_hash] = (principal, time.monotonic() + window)
+    return principal
+
+
+def _forget_stale() -> None:
+    now = time.monotonic()
+    for token_hash, (_principal, until) in list(_verified.items()):
+        if until <= now:
+            _verified.pop(token_hash, None)
+    if len(_verified) >= _VERIFIED_MAX:
+        _verified.clear()
+
+
+def forget_verified_tokens() -> None:
+    """Drop this process's remembered tokens: the next request of each asks the database."""
+    _verified.clear()
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -170,31 +394,3 @@ def authorize(connection: Connection, token: str | None, resource: str) -> Princ
     if principal is None or not principal.allows(resource):
         raise errors.not_authorized(resource)
     return principal
-
-
-router = APIRouter()
-
-
-@router.post("/V1/integration/admin/token")
-async def create_admin_access_token(request: Request) -> MagentoJSONResponse:
-    database: Database = request.app.state.database
-    settings: Settings = request.app.state.settings
-    content_type = request.headers.get("content-type")
-    body = await request.body()
-    query_string: bytes = request.scope.get("query_string", b"")
-
-    def unit_of_work() -> str:
-        params = webapi.service_parameters(content_type, body, query_string)
-        username = service_input.lookup_parameter(params, "username")
-        password = service_input.lookup_parameter(params, "password")
-        with database.write_sessions() as session:
-            try:
-                token = issue_admin_token(session, username, password, settings)
-            except errors.Unauthorized:
-                # The failure count must survive the error: commit it before answering 401.
-                session.commit()
-                raise
-            session.commit()
-        return token
-
-    return MagentoJSONResponse(await database.run(unit_of_work, Lane.WRITE))

@@ -110,6 +110,69 @@ def admin_create(
     typer.echo(f'Admin user "{username}" created.')
 
 
+@admin_app.command("list")
+def admin_list() -> None:
+    """Every admin user: active or not, and until when a lockout refuses its sign-in."""
+    database = _database()
+    try:
+        _require_schema(database)
+        with database.read_sessions() as session:
+            admins = auth.list_admins(session, get_settings())
+    finally:
+        database.dispose()
+    width = max([len("username"), *(len(admin.username) for admin in admins)])
+    typer.echo(f"{'username':<{width}}  active  locked until")
+    for admin in admins:
+        until = "-" if admin.locked_until is None else admin.locked_until.strftime("%Y-%m-%d %H:%M:%SZ")
+        typer.echo(f"{admin.username:<{width}}  {_flag(admin.is_active):<6}  {until}")
+
+
+UsernameOption = Annotated[str, typer.Option(help="Login name (compared case-insensitively).")]
+
+
+@admin_app.command("unlock")
+def admin_unlock(username: UsernameOption) -> None:
+    """Lift a lockout: forget the user's failed sign-ins."""
+    with _transaction() as session:
+        user = auth.unlock_admin(session, username)
+    typer.echo(f'Admin user "{user.username}" unlocked.')
+
+
+@admin_app.command("password")
+def admin_password(
+    username: UsernameOption,
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt="New password",
+            hide_input=True,
+            confirmation_prompt=True,
+            help="At least 7 characters; asked for (hidden, twice) when not given.",
+        ),
+    ],
+) -> None:
+    """Set a new password; the user's tokens stop working at once."""
+    with _transaction() as session:
+        user, revoked = auth.change_admin_password(session, username, password)
+    typer.echo(f'Password of admin user "{user.username}" changed; {revoked} token(s) revoked.')
+
+
+@admin_app.command("deactivate")
+def admin_deactivate(username: UsernameOption) -> None:
+    """Refuse the user's sign-in and revoke its tokens at once."""
+    with _transaction() as session:
+        user, revoked = auth.set_admin_active(session, username, False)
+    typer.echo(f'Admin user "{user.username}" deactivated; {revoked} token(s) revoked.')
+
+
+@admin_app.command("activate")
+def admin_activate(username: UsernameOption) -> None:
+    """Let a deactivated user sign in again (its old tokens stay revoked)."""
+    with _transaction() as session:
+        user, _ = auth.set_admin_active(session, username, True)
+    typer.echo(f'Admin user "{user.username}" activated.')
+
+
 @website_app.command("create")
 def website_create(
     code: Annotated[str, typer.Option(help="Website code, also used for its store view.")],

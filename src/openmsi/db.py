@@ -12,7 +12,7 @@ lets readers go on during a write.
 from __future__ import annotations
 
 import asyncio
-import os
+import select as io_select
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -26,7 +26,7 @@ import re2
 from sqlalchemy import Engine, String, Table, bindparam, create_engine, event, select, text
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -35,6 +35,8 @@ from sqlalchemy.sql.functions import FunctionElement
 from openmsi.settings import Settings
 
 WRITE = "openmsi_write"
+# Engine option: seconds ``auth.principal_for_token`` may remember a verified token.
+TOKEN_CACHE_SECONDS = "openmsi_token_cache_seconds"
 T = TypeVar("T")
 
 
@@ -55,23 +57,56 @@ def make_engine(settings: Settings) -> Engine:
         engine = create_engine(
             url,
             connect_args={"timeout": settings.sqlite_busy_timeout, "check_same_thread": False},
+            execution_options={TOKEN_CACHE_SECONDS: settings.token_cache_seconds},
             pool_size=settings.pool_size,
             max_overflow=settings.pool_max_overflow,
         )
         _configure_sqlite(engine)
         return engine
+    url = _server_url(url)
+    engine = create_engine(url, **_server_options(settings, url))
+    event.listen(engine, "checkout", _refuse_closed_connection)
+    return engine
+
+
+def _server_url(url: URL) -> URL:
+    if url.get_backend_name() == "mysql" and url.query.get("charset") is None:
+        return url.update_query_dict({"charset": "utf8mb4"})
+    return url
+
+
+def _server_options(settings: Settings, url: URL) -> dict[str, Any]:
+    # No pool_pre_ping: it costs a round trip on every checkout (see _refuse_closed_connection).
+    # pool_recycle retires connections before server or proxy idle timeouts cut them.
     options: dict[str, Any] = {
         "pool_size": settings.pool_size,
         "max_overflow": settings.pool_max_overflow,
-        "pool_pre_ping": True,
+        "pool_recycle": settings.pool_recycle_seconds,
+        "execution_options": {TOKEN_CACHE_SECONDS: settings.token_cache_seconds},
     }
-    if backend == "mysql":
+    if url.get_backend_name() == "mysql":
         # Plain REPEATABLE READ takes gap locks on every upsert and makes concurrent batches
         # deadlock; READ COMMITTED keeps only record locks (MariaDB KB, "InnoDB Lock Modes").
         options["isolation_level"] = "READ COMMITTED"
-        if url.query.get("charset") is None:
-            url = url.update_query_dict({"charset": "utf8mb4"})
-    return create_engine(url, **options)
+    return options
+
+
+def _refuse_closed_connection(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """A pooled connection the server has closed (restart, idle timeout, terminated backend)
+    is replaced before use, without the round trip of a ping: an idle connection has nothing
+    to read, one the server closed has its farewell or end of stream waiting on the socket."""
+    try:
+        sock = getattr(dbapi_connection, "_sock", None)  # PyMySQL
+        fileno = sock.fileno() if sock is not None else dbapi_connection.fileno()
+        poller = io_select.poll()
+        poller.register(fileno, io_select.POLLIN)
+        closed = bool(poller.poll(0)) or fileno < 0
+    except Exception:
+        closed = True
+    if closed:
+        # The pool discards this connection and checks out another (SQLAlchemy docs,
+        # "Disconnect Handling - Pessimistic").
+        raise DisconnectionError()
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -176,16 +211,16 @@ class Database:
         # As fast as anyio's pool behind a one-token limiter (bench/writer_lane_ab.py), and it
         # keeps each write's session on one thread and the pool free for reads.
         self._writer = _Threads("openmsi-writer", 1)
-        # Hashing a password is pure CPU: more threads than cores only make every hash slower.
-        self._cpu = _Threads("openmsi-cpu", os.cpu_count() or 1)
+        # CPU work, one piece at a time: an argon2 verify already runs on several threads of
+        # its own (parallelism 4), so one at a time fills the cores and leaves the event loop
+        # its share (bench/login_bench.py: GET p99 101 ms under failed logins, 535 ms with
+        # the hashes unbounded in anyio's pool).
+        self._cpu = _Threads("openmsi-cpu", 1)
 
     async def run(self, unit_of_work: Callable[[], T], lane: Lane = Lane.READ) -> T:
         """Run a request's database work from the event loop, where its ``lane`` says.
 
-        ``CPU`` work runs on a few threads of its own, one per core, on every engine.
-
-        PostgreSQL and MariaDB: in one worker thread, so the loop serves other requests while
-        this one waits on the network.
+        ``CPU`` work runs on a thread of its own, one piece at a time, on every engine.
 
         SQLite is a library call and WAL readers never wait for the writer, so a
         ``QUICK_READ`` runs right here, on the loop: its queries take a fraction of a
@@ -195,6 +230,13 @@ class Database:
         anyway; a write waiting for another process's write lock, up to
         OPENMSI_SQLITE_BUSY_TIMEOUT, then holds only that thread and the writes queued behind
         it, never the loop or the reads), a ``READ`` in anyio's thread pool.
+
+        PostgreSQL and MariaDB: every other lane in a worker thread, on the sync driver, so the
+        loop serves other requests while this one waits on the network. Measured on this
+        project's machine (bench/README.md, "How a read reaches the server"), running quick
+        reads on the loop through an async driver instead (SQLAlchemy's greenlet bridge over
+        asyncpg or psycopg's async mode, asyncmy for MariaDB) cost as much CPU per request as
+        the thread hop or more, and added a second pool per process.
         """
         if lane is Lane.CPU:
             return await self._cpu.run(unit_of_work)

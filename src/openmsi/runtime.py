@@ -76,9 +76,12 @@ class Call:
 
 # The work of a route, run in a session the runtime opens, commits and closes.
 Work = Callable[[Call], Any]
-# A route that runs its own transactions (the token route commits a failed login's count
-# before answering 401): it gets the context and the parameters, and opens its own sessions.
-UnitOfWork = Callable[[Context, dict[str, Any]], Any]
+# A route made of several units of work in different lanes (the token route: read the login
+# state, hash in the CPU lane with no connection held, then a short write that commits a failed
+# login's count even though the answer is a 401). It gets the context and a function that
+# decodes the request's parameters, to call inside its first unit of work (never on the loop),
+# and runs each unit through ``context.database.run`` itself.
+Steps = Callable[[Context, Callable[[], dict[str, Any]]], Awaitable[Any]]
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,7 @@ class Route:
     resource: str | None  # the ACL resource; None: anonymous
     lane: Lane
     work: Work | None = None
-    unit_of_work: UnitOfWork | None = None
+    steps: Steps | None = None
     summary: str = ""
     body: Any = None
     query: tuple[QueryParameter, ...] = ()
@@ -104,7 +107,7 @@ class Route:
 
     @property
     def name(self) -> str:
-        work = self.work or self.unit_of_work
+        work = self.work or self.steps
         assert work is not None
         return work.__name__
 
@@ -171,9 +174,9 @@ async def serve(route: Route, request: Request) -> Response:
     )
     if route.stream:
         return await _stream(route, context, incoming)
-    if route.unit_of_work is not None:
-        unit_of_work = partial(_own_transactions, route, context, incoming)
-    elif route.lane is Lane.WRITE:
+    if route.steps is not None:
+        return MagentoJSONResponse(await _steps(route, context, incoming))
+    if route.lane is Lane.WRITE:
         unit_of_work = partial(_write, route, context, incoming)
     else:
         unit_of_work = partial(_read, route, context, incoming)
@@ -223,15 +226,19 @@ def _write(route: Route, context: Context, incoming: _Incoming) -> Any:
     raise AssertionError("unreachable")
 
 
-def _own_transactions(route: Route, context: Context, incoming: _Incoming) -> Any:
-    assert route.unit_of_work is not None
+async def _steps(route: Route, context: Context, incoming: _Incoming) -> Any:
+    assert route.steps is not None
     if route.resource is not None:
-        with context.database.engine.connect() as connection:
-            auth.authorize(connection, incoming.token, route.resource)
+        await context.database.run(partial(_authorize, context, incoming, route.resource), Lane.QUICK_READ)
     try:
-        return route.unit_of_work(context, _params(incoming))
+        return await route.steps(context, partial(_params, incoming))
     except DBAPIError as error:
         raise _database_failure(route, error) from error
+
+
+def _authorize(context: Context, incoming: _Incoming, resource: str) -> None:
+    with context.database.engine.connect() as connection:
+        auth.authorize(connection, incoming.token, resource)
 
 
 def _database_failure(route: Route, error: DBAPIError) -> Exception:

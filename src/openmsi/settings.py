@@ -20,9 +20,17 @@ class Settings(BaseSettings):
     # Magento: oauth/authentication_lock/max_failures_count and .../timeout.
     login_max_failures: int = Field(default=6, ge=1)
     login_lock_seconds: int = Field(default=1800, ge=0)
+    # Rows of admin_login_failure that usernames which are not admin users may fill (auth.py).
+    login_failure_max_rows: int = Field(default=10000, ge=1)
     # Connections per process; size it to the server's thread pool (anyio's default is 40).
     pool_size: int = Field(default=20, ge=1)
     pool_max_overflow: int = Field(default=20, ge=0)
+    # PostgreSQL and MariaDB: seconds after which a pooled connection is replaced, before a
+    # server or proxy idle timeout cuts it (connections are not pinged before use).
+    pool_recycle_seconds: int = Field(default=1800, ge=-1)
+    # Seconds a verified bearer token is remembered by a process; a deactivated user or a
+    # deleted token is refused at most this long after the change. 0: check every request.
+    token_cache_seconds: float = Field(default=5, ge=0)
     # Seconds a SQLite writer waits for the write lock before giving up.
     sqlite_busy_timeout: float = Field(default=30, gt=0)
     # The global stock configuration of Magento's cataloginventory/item_options (spec salable.md,
