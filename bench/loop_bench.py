@@ -229,25 +229,31 @@ def bench(options: Options, workdir: Path) -> tuple[list[Row], list[float]]:
             rows = [Row(scenario) for scenario in steps]
             regexp: list[float] = []
             link_options = lb.Options(
-                ["sqlite"],
-                options.concurrency,
-                options.duration,
-                1.0,
-                1,
-                options.loadgen,
-                options.wrk_threads,
-                "",
-                None,
+                engines=["sqlite"],
+                concurrency=options.concurrency,
+                duration=options.duration,
+                warmup=1.0,
+                repeat=1,
+                loadgen=options.loadgen,
+                wrk_threads=options.wrk_threads,
+                pg_url="",
+                mariadb_url="",
+                scenarios=[],
+                json_path=None,
             )
             for round_number in range(1, options.repeat + 1):
                 log(f"round {round_number}/{options.repeat}")
                 for row in rows:
                     step = steps[row.scenario]
                     if step is None:
-                        row.runs.append(lb.measure(link_options, port, get, token, workdir))
+                        row.runs.append(
+                            lb.measure(link_options, port, get, token, workdir, server.process.pid)
+                        )
                         continue
                     with Background(step) as background:
-                        row.runs.append(lb.measure(link_options, port, get, token, workdir))
+                        row.runs.append(
+                            lb.measure(link_options, port, get, token, workdir, server.process.pid)
+                        )
                     row.background.append(background.completed)
                     log(f"  {row.scenario}: {background.completed} heavy requests completed")
                     if server.process.poll() is not None:
