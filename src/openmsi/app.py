@@ -21,7 +21,7 @@ from openmsi.sales.router import router as sales_router
 from openmsi.settings import Settings, get_settings
 from openmsi.store import repository as store_repository
 from openmsi.store.router import router as store_router
-from openmsi.webapi import MagentoPathMiddleware, StoreCodes
+from openmsi.webapi import BodyLimitMiddleware, MagentoPathMiddleware, StoreCodes
 
 
 class PendingMigrations(RuntimeError):
@@ -99,5 +99,7 @@ def create_app(settings: Settings | None = None, database: db.Database | None = 
 
     app.openapi = openapi_document  # type: ignore[method-assign]
     app.add_middleware(MagentoPathMiddleware, store_codes=StoreCodes(load_store_codes))
+    # Outermost: a body too large is refused before anything else looks at the request.
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     runtime.install_handlers(app)
     return app

@@ -11,14 +11,18 @@ lets readers go on during a write.
 
 from __future__ import annotations
 
+import asyncio
 import select as io_select
+import threading
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from enum import Enum
 from functools import lru_cache
 from typing import Any, TypeVar
 
 import anyio
 import anyio.to_thread
+import re2
 from sqlalchemy import Engine, String, Table, bindparam, create_engine, event, select, text
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
@@ -114,11 +118,60 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+        # In place of the REGEXP SQLAlchemy registers (Python's backtracking ``re``, where
+        # "^(a+)+$" against 30 characters took 43 s, holding the process): RE2 runs in time
+        # linear in the value.
+        dbapi_connection.create_function("regexp", 2, _sqlite_regexp, deterministic=True)
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         write = connection.get_execution_options().get(WRITE, False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # an invalid pattern is the client's 400, not a log line
+
+
+@lru_cache(maxsize=256)
+def compile_re2(pattern: str) -> Any:
+    """A linear-time regular expression (RE2); raises ``re2.error`` for what RE2 cannot run."""
+    return re2.compile(pattern, _RE2_OPTIONS)
+
+
+def _sqlite_regexp(pattern: str | None, value: Any) -> bool | None:
+    if pattern is None or value is None:
+        return None
+    return compile_re2(pattern).search(str(value)) is not None
+
+
+# PCRE2 backtracks: MariaDB stops a match after its own limit (10,000,000 steps, about 0.6 s per
+# value on this project's machines) and counts the value as not matching. Ordinary patterns
+# find their matches in 255 characters well within 100,000 steps (checked with nested
+# quantifiers and alternations on values that match); adversarial ones ("^(a+)+$") then stop
+# after a few milliseconds per value instead of 0.6 s.
+MARIADB_REGEXP_MATCH_LIMIT = 100_000
+
+
+class regexp_pattern(FunctionElement[str]):
+    """The pattern of a ``regexp`` filter, bounded where the engine's regexp backtracks."""
+
+    inherit_cache = True
+    type = String()
+
+
+@compiles(regexp_pattern)
+def _regexp_pattern_default(element: regexp_pattern, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.clauses, **kw)
+
+
+@compiles(regexp_pattern, "mysql")
+@compiles(regexp_pattern, "mariadb")
+def _regexp_pattern_mysql(element: regexp_pattern, compiler: SQLCompiler, **kw: Any) -> str:
+    pattern = compiler.process(element.clauses, **kw)
+    if not compiler.dialect.is_mariadb:  # type: ignore[attr-defined]
+        return pattern  # MySQL's ICU engine has a time limit of its own (regexp_time_limit)
+    return f"CONCAT('(*LIMIT_MATCH={MARIADB_REGEXP_MATCH_LIMIT})', {pattern})"
 
 
 class Lane(Enum):
@@ -137,7 +190,7 @@ class Lane(Enum):
 
 
 class Database:
-    """The engine and the session factories of one process."""
+    """The engine, the session factories and the threads of one process."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -154,29 +207,79 @@ class Database:
         self.write_sessions = sessionmaker(
             engine.execution_options(**{WRITE: True}), expire_on_commit=False, autoflush=False
         )
+        # SQLite lets one writer in at a time, so one thread runs every write of the process.
+        # As fast as anyio's pool behind a one-token limiter (bench/writer_lane_ab.py), and it
+        # keeps each write's session on one thread and the pool free for reads.
+        self._writer = _Threads("openmsi-writer", 1)
+        # CPU work, one piece at a time: an argon2 verify already runs on several threads of
+        # its own (parallelism 4), so one at a time fills the cores and leaves the event loop
+        # its share (bench/login_bench.py: GET p99 101 ms under failed logins, 535 ms with
+        # the hashes unbounded in anyio's pool).
+        self._cpu = _Threads("openmsi-cpu", 1)
 
     async def run(self, unit_of_work: Callable[[], T], lane: Lane = Lane.READ) -> T:
-        """Run a request's database work from the event loop.
+        """Run a request's database work from the event loop, where its ``lane`` says.
 
-        SQLite: right here, on the loop. SQLite is a library call, a request's queries take a
-        fraction of a millisecond, less than handing them to a thread, and its single writer
-        serialises writes anyway. The price: a write that must wait for another process's
-        write lock (a second `openmsi serve` worker or a CLI command on the same file) holds up
-        this process for that wait (at most OPENMSI_SQLITE_BUSY_TIMEOUT).
+        ``CPU`` work runs on a thread of its own, one piece at a time, on every engine.
 
-        PostgreSQL and MariaDB: every lane in a worker thread, on the sync driver, so the loop
-        serves other requests while this one waits on the network. Measured on this project's
-        machine (bench/README.md, "How a read reaches the server"), running quick reads on the
-        loop through an async driver instead (SQLAlchemy's greenlet bridge over asyncpg or
-        psycopg's async mode, asyncmy for MariaDB) cost as much CPU per request as the thread
-        hop or more, and added a second pool per process.
+        SQLite is a library call and WAL readers never wait for the writer, so a
+        ``QUICK_READ`` runs right here, on the loop: its queries take a fraction of a
+        millisecond, less than handing them to a thread (an indexed read on the loop reaches
+        0.79 of a bare endpoint, in a thread pool 0.38; ISSUE 7). What can wait or run long
+        leaves the loop: a ``WRITE`` runs on the one writer thread (SQLite serialises writers
+        anyway; a write waiting for another process's write lock, up to
+        OPENMSI_SQLITE_BUSY_TIMEOUT, then holds only that thread and the writes queued behind
+        it, never the loop or the reads), a ``READ`` in anyio's thread pool.
+
+        PostgreSQL and MariaDB: every other lane in a worker thread, on the sync driver, so the
+        loop serves other requests while this one waits on the network. Measured on this
+        project's machine (bench/README.md, "How a read reaches the server"), running quick
+        reads on the loop through an async driver instead (SQLAlchemy's greenlet bridge over
+        asyncpg or psycopg's async mode, asyncmy for MariaDB) cost as much CPU per request as
+        the thread hop or more, and added a second pool per process.
         """
-        if self.inline:
+        if lane is Lane.CPU:
+            return await self._cpu.run(unit_of_work)
+        if not self.inline:
+            return await anyio.to_thread.run_sync(unit_of_work)
+        if lane is Lane.QUICK_READ:
             return unit_of_work()
+        if lane is Lane.WRITE:
+            return await self._writer.run(unit_of_work)
         return await anyio.to_thread.run_sync(unit_of_work)
 
     def dispose(self) -> None:
+        """Finish the queued work, stop the threads, close the connections."""
+        self._writer.shutdown()
+        self._cpu.shutdown()
         self.engine.dispose()
+
+
+class _Threads:
+    """A named set of threads, started on first use, that the event loop hands work to."""
+
+    def __init__(self, name: str, count: int) -> None:
+        self._name = name
+        self._count = count
+        self._executor: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    async def run(self, work: Callable[[], T]) -> T:
+        with self._lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(self._count, thread_name_prefix=self._name)
+            future = self._executor.submit(work)
+        # As anyio.to_thread.run_sync: a cancelled request still waits for its work to end, so
+        # a write is never left behind half-way with nobody to see how it ended.
+        with anyio.CancelScope(shield=True):
+            result = await asyncio.wrap_future(future)
+        return result
+
+    def shutdown(self) -> None:
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True)
 
 
 def upsert(

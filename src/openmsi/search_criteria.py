@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, localcontext
 from typing import Any, Final, Literal
 
+import re2
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -47,8 +48,10 @@ from sqlalchemy import (
 )
 from sqlalchemy import Column as TableColumn
 
+from openmsi.db import compile_re2, regexp_pattern
 from openmsi.errors import InputError
 from openmsi.service_input import Field, ListOf, ObjectSpec, convert_object, php_numeric
+from openmsi.settings import get_settings
 
 __all__ = [
     "EMPTY",
@@ -62,8 +65,10 @@ __all__ = [
     "SortOrder",
     "apply_filters",
     "apply_sort",
+    "max_page_size",
     "page_bounds",
     "parse",
+    "unpaged_too_large",
 ]
 
 
@@ -321,6 +326,31 @@ def page_bounds(criteria: SearchCriteria, total_count: int) -> tuple[int | None,
     return size, (page - 1) * size
 
 
+def max_page_size(criteria: SearchCriteria) -> int:
+    """The most rows a list answer may hold (OPENMSI_MAX_PAGE_SIZE), so that one request cannot
+    make the process build millions of rows in memory; a larger page size is refused.
+
+    Magento has no such limit (Framework/Data/Collection/AbstractDb.php renders any
+    ``LIMIT``); the caller refuses a search without a page size matching more rows with
+    :func:`unpaged_too_large`.
+    """
+    maximum = get_settings().max_page_size
+    size = criteria.page_size
+    if size is not None and size > maximum:
+        raise InputError(
+            "The page size %1 is larger than %2, the most this server returns at once.", [size, maximum]
+        )
+    return maximum
+
+
+def unpaged_too_large(maximum: int) -> InputError:
+    return InputError(
+        "The search matches more than %1 items, the most this server returns at once: "
+        "ask for pages with searchCriteria[pageSize].",
+        [maximum],
+    )
+
+
 def _lookup(fields: Fields, name: str) -> Column:
     column = fields.get(name)
     if column is None and name:
@@ -403,21 +433,62 @@ def _escape_like(value: str) -> str:
     return value
 
 
-def _regexp_pattern(value: str, kind: Kind) -> str:
-    """MySQL REGEXP on a case-insensitive column ignores case; SQLite's REGEXP (Python's
-    ``re.search``, registered by SQLAlchemy's pysqlite dialect) does not look at collations, so
-    the pattern says it itself. ``(?i)`` at the start is understood by MySQL (ICU), MariaDB
-    (PCRE), PostgreSQL (ARE embedded options) and Python."""
+def _regexp_pattern(value: str, kind: Kind) -> Any:
+    """MySQL REGEXP on a case-insensitive column ignores case; SQLite's REGEXP (RE2, see
+    ``db.regexp``) does not look at collations, so the pattern says it itself. ``(?i)`` at the
+    start is understood by MySQL (ICU), MariaDB (PCRE), PostgreSQL (ARE embedded options),
+    Python and RE2.
+
+    A pattern must compile with both Python's ``re`` and RE2: the common subset of the
+    engines' dialects, so SQLite never fails inside its REGEXP function, and a linear-time one
+    (no backreferences, no lookaround), so no filter can run away on any engine; and nothing
+    PostgreSQL refuses, see ``_beyond_postgresql``."""
     pattern = "(?i)" + value if kind == "string" else value
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # e.g. FutureWarning "Possible nested set"
             re.compile(pattern)
-    except (re.error, OverflowError, RecursionError):
-        # Magento: a database error (masked 500). Checked with Python's syntax, the common
-        # subset of the engines' dialects, so SQLite never fails inside its REGEXP function.
+        compile_re2(pattern)
+        if _beyond_postgresql(value):
+            raise re.error("outside PostgreSQL's dialect")
+    except (re.error, re2.error, OverflowError, RecursionError):
+        # Magento: a database error (masked 500).
         raise InputError('The "%value" value is not a valid regular expression.', {"value": value}) from None
-    return pattern
+    return regexp_pattern(pattern)
+
+
+# A counted repetition: {n}, {n,} or {n,m}.
+_REPEAT_COUNT: Final = re.compile(r"\{(\d+)(?:,(\d*))?\}")
+
+
+def _beyond_postgresql(pattern: str) -> bool:
+    """Whether a pattern Python and RE2 accept uses what PostgreSQL's regular expressions
+    (ARE) refuse: a group opened with ``(?`` other than ``(?:`` (named groups, flag groups,
+    which ARE takes only at the very start, where openmsi puts its own ``(?i)``) or a
+    repetition count above 255 (``DUP_MAX``). Escapes and bracket expressions are skipped."""
+    index, in_class = 0, False
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "\\":
+            index += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+            # A "]" first in the class (after an optional "^") is a literal.
+            if pattern.startswith("]", index + 1):
+                index += 1
+            elif pattern.startswith("^]", index + 1):
+                index += 2
+        elif char == "(" and pattern.startswith("(?", index) and not pattern.startswith("(?:", index):
+            return True
+        elif char == "{":
+            count = _REPEAT_COUNT.match(pattern, index)
+            if count is not None and any(int(number) > 255 for number in count.groups() if number):
+                return True
+        index += 1
+    return False
 
 
 def _find_in_set(target: ColumnElement[Any], value: str) -> ColumnElement[bool]:

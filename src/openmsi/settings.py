@@ -63,6 +63,13 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = Field(default=0.25, gt=0)
     # Days finished jobs are kept for inspection before workers delete them.
     job_retention_days: float = Field(default=7, ge=0)
+    # The largest request body accepted, in bytes (413 above it). 64 MiB takes a bulk save of
+    # about 900,000 source items (a 20 MB body holds about 280,000) and bounds what one request
+    # may make the process decode and hold.
+    max_body_bytes: int = Field(default=64 * 2**20, ge=1)
+    # The most rows a list answer (sources, stocks, links, source items) holds: a larger
+    # searchCriteria[pageSize], or a search without one that matches more rows, answers 400.
+    max_page_size: int = Field(default=10000, ge=1)
     # Serve the OpenAPI document at /openapi.json and its viewers at /docs and /redoc.
     docs_enabled: bool = True
     # Adds the exception text to internal-error envelopes; never enable in production.

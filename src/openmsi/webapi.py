@@ -6,6 +6,7 @@
   and path segments decoded with PHP ``urldecode`` (``+`` is a space).
 - ``service_parameters`` builds the parameters of a service call: JSON body (POST/PUT), then
   the query string, later keys winning (``Rest/Request.php::getRequestData``).
+- ``BodyLimitMiddleware`` refuses a request body over OPENMSI_MAX_BODY_BYTES (413).
 - ``MagentoJSONResponse`` encodes like PHP's ``json_encode``: compact, ``\\/``, ASCII only.
 """
 
@@ -20,7 +21,7 @@ from urllib.parse import unquote_plus
 
 import anyio.to_thread
 from fastapi.responses import JSONResponse
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from openmsi import errors, service_input
 from openmsi.phpjson import render_json
@@ -131,6 +132,50 @@ class MagentoPathMiddleware:
         if scope["method"] not in ALLOWED_METHODS:
             return errors.MagentoError("Request method is invalid.")
         return None
+
+
+class RequestTooLarge(errors.MagentoError):
+    status_code = 413
+
+    def __init__(self, limit: int) -> None:
+        super().__init__("The request body exceeds the maximum size of %1 bytes.", [limit])
+
+
+class BodyLimitMiddleware:
+    """At most ``limit`` bytes of request body (OPENMSI_MAX_BODY_BYTES), else 413 in the envelope.
+
+    A declared ``Content-Length`` over the limit is refused before the body is read; a body
+    sent without one (chunked) is counted as it arrives and refused once it passes the limit,
+    so the process never holds more than ``limit`` bytes of it. Magento has no limit of its
+    own: the web server's and PHP's (``post_max_size``) apply.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await _error_response(RequestTooLarge(self.limit))(scope, receive, send)
+            return
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    # Raised inside the route's body read, before any answer: the error handlers
+                    # render it like any other Magento error.
+                    raise RequestTooLarge(self.limit)
+            return message
+
+        await self.app(scope, counting_receive, send)
 
 
 # Rest/Request.php::getContentType: preg_match('~^([a-z\d/\-+.]+)(?:; *charset=(.+))?$~Ui', ...).
