@@ -8,13 +8,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
 from factories import assert_envelope
 from openmsi import db
 from openmsi.app import create_app
-from openmsi.settings import Settings, get_settings
+from openmsi.settings import Settings
 
 SOURCES = "/rest/V1/inventory/sources"
 TOO_LARGE = "The request body exceeds the maximum size of %1 bytes."
@@ -150,12 +151,14 @@ def test_backtracking_only_syntax_is_not_a_valid_regexp(
 
 
 @pytest.fixture
-def max_page_size(monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
-    monkeypatch.setenv("OPENMSI_MAX_PAGE_SIZE", "3")
-    get_settings.cache_clear()
-    yield 3
-    monkeypatch.undo()
-    get_settings.cache_clear()
+def max_page_size(app: FastAPI) -> Iterator[int]:
+    """The app's OPENMSI_MAX_PAGE_SIZE is 3 for this test."""
+    settings = app.state.settings
+    app.state.settings = settings.model_copy(update={"max_page_size": 3})
+    try:
+        yield 3
+    finally:
+        app.state.settings = settings
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ import re
 import string
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, localcontext
 from typing import Any, Final, Literal
 
@@ -51,7 +51,6 @@ from sqlalchemy import Column as TableColumn
 from openmsi.db import compile_re2, regexp_pattern
 from openmsi.errors import InputError
 from openmsi.service_input import Field, ListOf, ObjectSpec, convert_object, php_numeric
-from openmsi.settings import get_settings
 
 __all__ = [
     "EMPTY",
@@ -65,7 +64,6 @@ __all__ = [
     "SortOrder",
     "apply_filters",
     "apply_sort",
-    "max_page_size",
     "page_bounds",
     "parse",
     "unpaged_too_large",
@@ -116,6 +114,23 @@ class SearchCriteria:
     sort_orders: tuple[SortOrder, ...] | None
     page_size: int | None
     current_page: int | None
+    # The most rows one answer may hold (OPENMSI_MAX_PAGE_SIZE), set by ``bounded``; None: no bound.
+    max_rows: int | None = None
+
+    def bounded(self, max_rows: int) -> SearchCriteria:
+        """These criteria for an answer of at most ``max_rows`` rows, so that one request cannot
+        make the process build millions of rows in memory: a larger page size is refused here,
+        and a search without one that matches more rows by :func:`unpaged_too_large`.
+
+        Magento has no such limit (Framework/Data/Collection/AbstractDb.php renders any
+        ``LIMIT``).
+        """
+        if self.page_size is not None and self.page_size > max_rows:
+            raise InputError(
+                "The page size %1 is larger than %2, the most this server returns at once.",
+                [self.page_size, max_rows],
+            )
+        return replace(self, max_rows=max_rows)
 
     def echo(self) -> dict[str, Any]:
         """The ``search_criteria`` object of a search result: as received, not clamped."""
@@ -324,23 +339,6 @@ def page_bounds(criteria: SearchCriteria, total_count: int) -> tuple[int | None,
     last_page = max(1, -(-total_count // size))
     page = min(max(criteria.current_page or 1, 1), last_page)
     return size, (page - 1) * size
-
-
-def max_page_size(criteria: SearchCriteria) -> int:
-    """The most rows a list answer may hold (OPENMSI_MAX_PAGE_SIZE), so that one request cannot
-    make the process build millions of rows in memory; a larger page size is refused.
-
-    Magento has no such limit (Framework/Data/Collection/AbstractDb.php renders any
-    ``LIMIT``); the caller refuses a search without a page size matching more rows with
-    :func:`unpaged_too_large`.
-    """
-    maximum = get_settings().max_page_size
-    size = criteria.page_size
-    if size is not None and size > maximum:
-        raise InputError(
-            "The page size %1 is larger than %2, the most this server returns at once.", [size, maximum]
-        )
-    return maximum
 
 
 def unpaged_too_large(maximum: int) -> InputError:

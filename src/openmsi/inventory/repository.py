@@ -77,14 +77,16 @@ def search(
 ) -> tuple[list[Any], int]:
     """Rows of one page and the count of all matching rows (searchCriteria semantics)."""
     filtered = search_criteria.apply_filters(query, criteria, fields)
-    maximum = search_criteria.max_page_size(criteria)
+    maximum = criteria.max_rows
     if search_criteria.page_bounds(criteria, 0)[0] is None:
         # No LIMIT: the page holds every matching row, so they count themselves (one query
         # instead of two, and the count can never disagree with the items), up to the most a
         # page may hold.
         ordered = search_criteria.apply_sort(filtered, criteria, fields, default_order)
-        rows = list(session.scalars(ordered.limit(maximum + 1)))
-        if len(rows) > maximum:
+        if maximum is not None:
+            ordered = ordered.limit(maximum + 1)
+        rows = list(session.scalars(ordered))
+        if maximum is not None and len(rows) > maximum:
             raise search_criteria.unpaged_too_large(maximum)
         return rows, len(rows)
     total = session.scalar(select(func.count()).select_from(filtered.order_by(None).subquery())) or 0
