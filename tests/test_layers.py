@@ -24,6 +24,8 @@ LEAVES = [
     "openmsi.phpjson",
     "openmsi.openapi",
     "openmsi.jobs",
+    "openmsi.worker",
+    "openmsi.auth",
     "openmsi.indexer.service",
     "openmsi.indexer.repository",
     "openmsi.indexer.schemas",
