@@ -103,3 +103,31 @@ def test_an_anonymous_route_of_several_steps(
     assert_envelope(client.post(url, json={"username": "admin"}), 400, {
         "message": '"%fieldName" is required. Enter and try again.', "parameters": {"fieldName": "password"}
     })  # fmt: skip
+
+
+def test_a_read_whose_connection_the_server_closed_runs_again_once(
+    client: TestClient, auth_headers: dict[str, str], database: Database
+) -> None:
+    """Pooled connections are not pinged: the first statement on one the server closed fails
+    as a disconnect, and the read runs again on a fresh connection."""
+    dbapi_error = database.engine.dialect.loaded_dbapi.OperationalError
+    failures: list[int] = []
+
+    def disconnect(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_args: Any) -> None:
+        if "inventory_source" in statement and not failures:
+            failures.append(1)
+            raise exc.OperationalError(
+                statement,
+                parameters,
+                dbapi_error("server closed the connection"),
+                connection_invalidated=True,
+            )
+
+    event.listen(database.engine, "before_cursor_execute", disconnect)
+    try:
+        response = client.get("/rest/V1/inventory/sources/default", headers=auth_headers)
+    finally:
+        event.remove(database.engine, "before_cursor_execute", disconnect)
+    assert response.status_code == 200, response.text
+    assert response.json()["source_code"] == "default"
+    assert failures == [1]

@@ -15,13 +15,14 @@ SOURCES = "/rest/V1/inventory/sources"
 
 
 def _close_server_side(database: db.Database, database_url: str) -> int:
-    """Have the server end every connection to the test database but the one asking."""
+    """Have the server end every connection to the test database but the one asking, and wait
+    until they are gone (the server ends them shortly after it is asked to)."""
     admin = create_engine(make_url(database_url), isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as connection:
             if database.engine.dialect.name == "postgresql":
                 query = (
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
                     "WHERE datname = current_database() AND pid <> pg_backend_pid()"
                 )
                 return len(connection.execute(text(query)).all())

@@ -189,13 +189,20 @@ def _params(incoming: _Incoming) -> dict[str, Any]:
 
 def _read(route: Route, context: Context, incoming: _Incoming) -> Any:
     assert route.work is not None and route.resource is not None
-    try:
-        # A read checks the token on its own session's connection: one checkout, one BEGIN.
-        with context.database.read_sessions() as session:
-            auth.authorize(session.connection(), incoming.token, route.resource)
-            return route.work(Call(session, _params(incoming), incoming.path, context))
-    except DBAPIError as error:
-        raise _database_failure(route, error) from error
+    for attempt in (1, 2):
+        try:
+            # A read checks the token on its own session's connection: one checkout, one BEGIN.
+            with context.database.read_sessions() as session:
+                auth.authorize(session.connection(), incoming.token, route.resource)
+                return route.work(Call(session, _params(incoming), incoming.path, context))
+        except DBAPIError as error:
+            # Pooled connections are not pinged (db.make_engine): one that the server closed
+            # after the checkout's socket check fails its first statement. SQLAlchemy has thrown
+            # it away; a read simply runs again on a fresh one.
+            if attempt == 1 and error.connection_invalidated:
+                continue
+            raise _database_failure(route, error) from error
+    raise AssertionError("unreachable")
 
 
 def _write(route: Route, context: Context, incoming: _Incoming) -> Any:
