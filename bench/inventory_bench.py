@@ -614,7 +614,7 @@ def main(argv: list[str]) -> int:
         bare.wait_ready("/bare")
         for engine in options.engines:
             if engine == "postgresql":
-                problem = lb.postgresql_unreachable(options.pg_url)
+                problem = lb.server_unreachable(options.pg_url)
                 if problem is not None:
                     log(f"postgresql: skipped, server not reachable ({problem})")
                     continue
