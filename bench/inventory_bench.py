@@ -319,7 +319,7 @@ def link_lag(client: Any, probe: LinkProbe) -> tuple[float, float]:
 # --------------------------------------------------------------------------- 4. requests/s
 
 
-def rps(options: Options, port: int, scenario: lb.Scenario, token: str, workdir: Path) -> lb.Run:
+def rps(options: Options, port: int, pid: int, scenario: lb.Scenario, token: str, workdir: Path) -> lb.Run:
     link_options = lb.Options(
         options.engines,
         options.concurrency,
@@ -329,15 +329,17 @@ def rps(options: Options, port: int, scenario: lb.Scenario, token: str, workdir:
         options.loadgen,
         options.wrk_threads,
         options.pg_url,
+        lb.DEFAULT_MARIADB_URL,
+        [scenario.name],
         None,
     )
-    return lb.measure(link_options, port, scenario, token, workdir)
+    return lb.measure(link_options, port, scenario, token, workdir, pid)
 
 
 # --------------------------------------------------------------------------- per engine
 
 
-def bench_engine(engine: str, options: Options, bare_port: int, workdir: Path) -> list[Row]:
+def bench_engine(engine: str, options: Options, bare: lb.Server, workdir: Path) -> list[Row]:
     from openmsi import db
     from openmsi.sales.configuration import StockItemConfiguration
     from openmsi.settings import Settings
@@ -454,8 +456,8 @@ def bench_engine(engine: str, options: Options, bare_port: int, workdir: Path) -
                 )
                 for round_number in range(1, options.repeat + 1):
                     log(f"{engine}: round {round_number}: requests/s")
-                    bare_run = rps(options, bare_port, lb.BARE, token, engine_dir)
-                    salable_run = rps(options, server.port, salable, token, engine_dir)
+                    bare_run = rps(options, bare.port, bare.process.pid, lb.BARE, token, engine_dir)
+                    salable_run = rps(options, server.port, server.process.pid, salable, token, engine_dir)
                     rows["bare"].values.append(bare_run.rps)
                     rows["salable-get"].values.append(salable_run.rps)
                     rows["bare"].errors += bare_run.errors
@@ -614,11 +616,11 @@ def main(argv: list[str]) -> int:
         bare.wait_ready("/bare")
         for engine in options.engines:
             if engine == "postgresql":
-                problem = lb.postgresql_unreachable(options.pg_url)
+                problem = lb.server_unreachable(options.pg_url)
                 if problem is not None:
                     log(f"postgresql: skipped, server not reachable ({problem})")
                     continue
-            rows += bench_engine(engine, options, bare_port, workdir)
+            rows += bench_engine(engine, options, bare, workdir)
     except KeyboardInterrupt:
         log("interrupted")
         return 130

@@ -23,7 +23,21 @@ from typing import Any, TypeVar
 import anyio
 import anyio.to_thread
 import re2
-from sqlalchemy import Engine, String, Table, bindparam, create_engine, event, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    String,
+    Table,
+    bindparam,
+    cast,
+    create_engine,
+    event,
+    func,
+    literal,
+    select,
+    text,
+    true,
+)
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError
@@ -317,6 +331,56 @@ def _upsert_statement(backend: str, table: Table, keys: tuple[str, ...], update:
     return lite_stmt.on_conflict_do_update(
         index_elements=list(keys), set_={name: lite_stmt.excluded[name] for name in update}
     )
+
+
+def upsert_from_select(
+    session: Session, table: Table, columns: Sequence[str], rows: Any, *, keys: Sequence[str]
+) -> None:
+    """INSERT … SELECT that overwrites the non-key columns of rows whose ``keys`` exist.
+
+    Conflicts are found through the key's index, one probe per row, whatever the table's
+    statistics say: on PostgreSQL a DELETE of the same keys, planned on the statistics of a
+    just-rebuilt table, scanned the stocks' rows instead (README, "Source-item saves").
+    """
+    backend = session.get_bind().dialect.name
+    update = [name for name in columns if name not in keys]
+    if backend == "mysql":
+        mysql_stmt = mysql.insert(table).from_select(list(columns), rows)
+        session.execute(
+            mysql_stmt.on_duplicate_key_update({name: mysql_stmt.inserted[name] for name in update})
+        )
+        return
+    if backend == "postgresql":
+        pg_stmt = postgresql.insert(table).from_select(list(columns), rows)
+        session.execute(
+            pg_stmt.on_conflict_do_update(
+                index_elements=list(keys), set_={name: pg_stmt.excluded[name] for name in update}
+            )
+        )
+        return
+    # SQLite reads "ON CONFLICT" after a join's ON clause as part of it unless a WHERE comes
+    # between them (its documented upsert parsing ambiguity).
+    lite_stmt = sqlite.insert(table).from_select(list(columns), select(rows.subquery()).where(true()))
+    session.execute(
+        lite_stmt.on_conflict_do_update(
+            index_elements=list(keys), set_={name: lite_stmt.excluded[name] for name in update}
+        )
+    )
+
+
+def in_keys(session: Session, column: ColumnElement[Any], values: Sequence[str]) -> ColumnElement[bool]:
+    """``column IN (values)`` for a case-insensitive key column.
+
+    PostgreSQL gets the values as one array joined as a set (``IN (SELECT unnest(…))``): an IN
+    list of thousands of CITEXT values was planned as a sequential scan of the items filtering
+    every row through the list (0.7 s for 5,000 SKUs among 1,000,000 items), the set as one
+    index probe per value (0.35 s).
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        array_type = postgresql.ARRAY(postgresql.CITEXT())
+        keys = cast(literal(list(values), array_type), array_type)
+        return column.in_(select(func.unnest(keys)))
+    return column.in_(values)
 
 
 def insert_ignore(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:

@@ -28,6 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from openmsi import db
 from openmsi.models import (
     INDEX_QUANTITY_PRECISION,
     Reservation,
@@ -193,14 +194,43 @@ def rebuild_stocks(session: Session, config: StockItemConfiguration, stock_ids: 
 
 
 def refresh_skus(
-    session: Session, config: StockItemConfiguration, stock_ids: Sequence[int], skus: Sequence[str]
+    session: Session,
+    config: StockItemConfiguration,
+    stock_ids: Sequence[int],
+    skus: Sequence[str],
+    *,
+    items_removed: bool = True,
 ) -> None:
-    """Recompute the index rows of these SKUs in these stocks, a chunk of SKUs at a time."""
+    """Recompute the index rows of these SKUs in these stocks, a chunk of SKUs at a time.
+
+    ``items_removed`` False (items were only added or changed) writes the recomputed rows over
+    the old ones: every row those stocks held for these SKUs still has its items, so none can
+    vanish, and no row needs deleting.
+    """
     if not stock_ids or not skus:
         return
     for chunk in chunks(sorted(set(skus)), REFRESH_CHUNK):
-        session.execute(delete(index).where(index.c.stock_id.in_(stock_ids), index.c.sku.in_(chunk)))
-        _insert_fresh(session, config, stock_ids, items.c.sku.in_(chunk))
+        if items_removed:
+            # A plain IN list here: as a joined set, the DELETE on a just-rebuilt index scanned
+            # the stocks' rows all the same and hashed them (1.0 s for 5,000 SKUs, IN: 0.4 s).
+            session.execute(delete(index).where(index.c.stock_id.in_(stock_ids), index.c.sku.in_(chunk)))
+            _insert_fresh(session, config, stock_ids, db.in_keys(session, items.c.sku, chunk))
+        else:
+            _upsert_fresh(session, config, stock_ids, db.in_keys(session, items.c.sku, chunk))
+
+
+def _upsert_fresh(
+    session: Session,
+    config: StockItemConfiguration,
+    stock_ids: Sequence[int],
+    sku_filter: ColumnElement[bool],
+) -> None:
+    columns = ["stock_id", "sku", "quantity", "is_salable", "item_count", "in_stock_count"]
+    for default in (True, False):
+        wanted = [s for s in stock_ids if (s == DEFAULT_STOCK_ID) == default]
+        if wanted:
+            rows = aggregation(config, default_stock=default, stock_ids=wanted, sku_filter=sku_filter)
+            db.upsert_from_select(session, index, columns, rows, keys=("stock_id", "sku"))
 
 
 def refresh_skus_of_sources(

@@ -90,10 +90,16 @@ def stocks_of_sources(session: Session, source_codes: Sequence[str]) -> list[int
 
 
 def refresh_items(
-    session: Session, indexing: Indexing, stock_ids: Sequence[int], skus: Sequence[str]
+    session: Session,
+    indexing: Indexing,
+    stock_ids: Sequence[int],
+    skus: Sequence[str],
+    *,
+    items_removed: bool = True,
 ) -> None:
-    """After source items of these SKUs changed: recompute their rows in these (locked) stocks."""
-    repository.refresh_skus(session, indexing.config, stock_ids, skus)
+    """After source items of these SKUs changed (``items_removed`` False: were only saved):
+    recompute their rows in these (locked) stocks."""
+    repository.refresh_skus(session, indexing.config, stock_ids, skus, items_removed=items_removed)
 
 
 def refresh_links(

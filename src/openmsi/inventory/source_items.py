@@ -103,7 +103,7 @@ def save_source_items(session: Session, indexing: Indexing, items: list[dict[str
     indexer.lock_sources_shared(session, source_codes)
     stock_ids = indexer.stocks_of_sources(session, source_codes)
     repository.upsert_source_items(session, ordered)
-    indexer.refresh_items(session, indexing, stock_ids, [row["sku"] for row in ordered])
+    indexer.refresh_items(session, indexing, stock_ids, [row["sku"] for row in ordered], items_removed=False)
 
 
 def delete_source_items(session: Session, indexing: Indexing, items: list[dict[str, Any]]) -> None:
