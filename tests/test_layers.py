@@ -22,6 +22,7 @@ LEAVES = [
     "openmsi.service_input",
     "openmsi.search_criteria",
     "openmsi.phpjson",
+    "openmsi.piecewise_json",
     "openmsi.openapi",
     "openmsi.jobs",
     "openmsi.worker",
