@@ -35,6 +35,12 @@ SAVE_ITEMS_FAILED = (errors.CouldNotSave, "Could not save Source Item")
 DELETE_ITEMS_FAILED = (errors.CouldNotDelete, "Could not delete Source Items")
 
 
+def _criteria(call: Call) -> search_criteria.SearchCriteria:
+    """The required searchCriteria, bounded by OPENMSI_MAX_PAGE_SIZE."""
+    criteria = search_criteria.parse(call.parameter("searchCriteria"))
+    return criteria.bounded(call.context.settings.max_page_size)
+
+
 def _optional_criteria(call: Call) -> search_criteria.SearchCriteria:
     raw = service_input.lookup_parameter(call.params, "searchCriteria")
     criteria = search_criteria.EMPTY if raw is None else search_criteria.parse(raw)
@@ -221,9 +227,7 @@ def resolve_stock(call: Call) -> Any:
 )
 def get_stock_source_links(call: Call) -> Any:
     """Links matching the search criteria, which are required (GetStockSourceLinksInterface)."""
-    criteria = search_criteria.parse(call.parameter("searchCriteria")).bounded(
-        call.context.settings.max_page_size
-    )
+    criteria = _criteria(call)
     links, total = inventory_service.get_stock_source_links(call.session, criteria)
     return schemas.search_results([schemas.link_data(link) for link in links], criteria.echo(), total)
 
@@ -271,9 +275,7 @@ def delete_stock_source_links(call: Call) -> Any:
 )
 def get_source_item_list(call: Call) -> Any:
     """Source items matching the (required) criteria (SourceItemRepositoryInterface::getList)."""
-    criteria = search_criteria.parse(call.parameter("searchCriteria")).bounded(
-        call.context.settings.max_page_size
-    )
+    criteria = _criteria(call)
     items, total = source_items.get_source_items(call.session, criteria)
     return schemas.search_results([schemas.source_item_data(i) for i in items], criteria.echo(), total)
 
