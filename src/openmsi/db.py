@@ -468,6 +468,15 @@ def ci_string(length: int) -> Any:
     )
 
 
+def exact_ascii_string(length: int) -> Any:
+    """A VARCHAR of visible ASCII compared byte for byte on every engine (MariaDB's default
+    collation would otherwise fold case and trailing spaces): header values such as
+    Idempotency-Key."""
+    return String(length).with_variant(
+        mysql.VARCHAR(length, charset="ascii", collation="ascii_bin"), "mysql", "mariadb"
+    )
+
+
 class case_insensitive(FunctionElement[str]):
     """A plain VARCHAR/TEXT column compared and sorted case-insensitively on every engine, like
     a ``ci_string`` column: MySQL's ci collation already does it (the column itself), SQLite

@@ -28,7 +28,7 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from openmsi.db import ci_string
+from openmsi.db import ci_string, exact_ascii_string
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -306,3 +306,66 @@ class LowQuantityNotification(Base):
     source_code: Mapped[str] = mapped_column(ci_string(CODE_LENGTH), primary_key=True)
     sku: Mapped[str] = mapped_column(ci_string(SKU_LENGTH), primary_key=True)
     notify_stock_qty: Mapped[Decimal | None] = mapped_column(Numeric(12, 4))
+
+
+ORDER_INCREMENT_ID_LENGTH = 32
+IDEMPOTENCY_KEY_LENGTH = 255
+
+
+class Order(Base):
+    """An order placed through openmsi's order routes (spec orders.md). Magento keeps orders in
+    its sales module; openmsi records only what inventory needs: the stock the sales channel
+    resolved to and each line's ordered, shipped and canceled quantities. ``increment_id``
+    compares case-insensitively, as Magento's ``sales_order.increment_id``. No foreign key to
+    the stock: orders, like reservations, outlive a deleted stock."""
+
+    __tablename__ = "openmsi_order"
+    __table_args__ = (Index("ix_openmsi_order_stock_id", "stock_id"),)
+
+    order_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    increment_id: Mapped[str] = mapped_column(ci_string(ORDER_INCREMENT_ID_LENGTH), unique=True)
+    stock_id: Mapped[int] = mapped_column(Integer)
+    sales_channel_type: Mapped[str] = mapped_column(ci_string(CHANNEL_LENGTH))
+    sales_channel_code: Mapped[str] = mapped_column(ci_string(CHANNEL_LENGTH))
+    # placed | complete | canceled | closed (orders.md)
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OrderItem(Base):
+    """One line of an order: a SKU at most once per order (compared as SKUs are)."""
+
+    __tablename__ = "openmsi_order_item"
+
+    order_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"),
+        ForeignKey("openmsi_order.order_id", ondelete="CASCADE"),
+        primary_key=True,
+    )
+    sku: Mapped[str] = mapped_column(ci_string(SKU_LENGTH), primary_key=True)
+    line_number: Mapped[int] = mapped_column(Integer)
+    qty_ordered: Mapped[Decimal] = mapped_column(Numeric(12, 4))
+    qty_shipped: Mapped[Decimal] = mapped_column(Numeric(12, 4), default=Decimal(0))
+    qty_canceled: Mapped[Decimal] = mapped_column(Numeric(12, 4), default=Decimal(0))
+
+
+class IdempotencyKey(Base):
+    """A write's Idempotency-Key and, once it finished, its answer (spec orders.md), per admin
+    user. ``fingerprint`` identifies the request (method, path, body); ``response_status`` is
+    NULL while the first request is still running."""
+
+    __tablename__ = "openmsi_idempotency_key"
+    __table_args__ = (Index("ix_openmsi_idempotency_key_expires_at", "expires_at"),)
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("admin_user.user_id", ondelete="CASCADE"), primary_key=True
+    )
+    idempotency_key: Mapped[str] = mapped_column(exact_ascii_string(IDEMPOTENCY_KEY_LENGTH), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    response_status: Mapped[int | None] = mapped_column(Integer)
+    response_body: Mapped[str | None] = mapped_column(
+        Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
