@@ -34,9 +34,12 @@ from openmsi.app import create_app
 from openmsi.models import (
     AdminToken,
     AdminUser,
+    IdempotencyKey,
     Job,
     LoginFailure,
     LowQuantityNotification,
+    Order,
+    OrderItem,
     Reservation,
     SalesChannel,
     Source,
@@ -190,6 +193,8 @@ def _reset_data(request: pytest.FixtureRequest) -> Iterator[None]:
 
 def reset_to_seed(session: Session, seed: dict[type[Any], list[dict[str, Any]]]) -> None:
     session.execute(delete(Job))
+    for model in (IdempotencyKey, OrderItem, Order):
+        session.execute(delete(model))
     for model in (StockIndexRow, SourceItem, Reservation, LowQuantityNotification):
         session.execute(delete(model))
     session.execute(delete(LoginFailure))
