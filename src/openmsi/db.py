@@ -383,17 +383,25 @@ def in_keys(session: Session, column: ColumnElement[Any], values: Sequence[str])
     return column.in_(values)
 
 
-def insert_ignore(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
-    """INSERT that silently skips rows colliding with a unique key."""
+def insert_ignore(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> int:
+    """INSERT that silently skips rows colliding with a unique key; returns how many it inserted.
+
+    A row colliding with another transaction's uncommitted insert waits for that transaction:
+    skipped if it commits, inserted if it rolls back (PostgreSQL's ON CONFLICT, InnoDB's
+    duplicate-key check), so the count says whether this transaction owns the key. MariaDB's
+    IGNORE also turns other errors into warnings: callers check lengths and ranges first.
+    """
     if not rows:
-        return
+        return 0
     backend = session.get_bind().dialect.name
     if backend == "mysql":
-        session.execute(mysql.insert(table).values(list(rows)).prefix_with("IGNORE"))
+        statement: Any = mysql.insert(table).values(list(rows)).prefix_with("IGNORE")
     elif backend == "postgresql":
-        session.execute(postgresql.insert(table).values(list(rows)).on_conflict_do_nothing())
+        statement = postgresql.insert(table).values(list(rows)).on_conflict_do_nothing()
     else:
-        session.execute(sqlite.insert(table).values(list(rows)).on_conflict_do_nothing())
+        statement = sqlite.insert(table).values(list(rows)).on_conflict_do_nothing()
+    result = session.execute(statement, execution_options={"preserve_rowcount": True})
+    return max(int(result.rowcount), 0)  # type: ignore[attr-defined]
 
 
 def sync_id_sequence(session: Session, table: Table, column: str) -> None:
@@ -412,15 +420,30 @@ def sync_id_sequence(session: Session, table: Table, column: str) -> None:
     )
 
 
-def lock_rows_for_update(session: Session, table: Table, column: str, values: Sequence[Any]) -> None:
+def lock_rows_for_update(
+    session: Session,
+    table: Table,
+    column: str,
+    values: Sequence[Any],
+    *,
+    within: tuple[str, Any] | None = None,
+) -> None:
     """Lock the given rows in key order so that concurrent writers queue instead of deadlocking.
+
+    ``within`` (a column and its value) narrows the rows to one leading key, for a composite
+    key such as the index's (stock_id, sku): the rows ``within`` that have ``column`` in
+    ``values``, locked in ``column`` order. Rows that do not exist are not locked.
 
     SQLite has no row locks and needs none: BEGIN IMMEDIATE already serialises writers, so
     the statement is not even sent there.
     """
     if not values or session.get_bind().dialect.name == "sqlite":
         return
-    session.execute(_lock_statement(table, column), {"values": sorted(set(values))})
+    scope, scope_value = within if within is not None else (None, None)
+    parameters: dict[str, Any] = {"values": sorted(set(values))}
+    if scope is not None:
+        parameters["scope"] = scope_value
+    session.execute(_lock_statement(table, column, scope=scope), parameters)
 
 
 def lock_rows_for_share(session: Session, table: Table, column: str, values: Sequence[Any]) -> None:
@@ -432,9 +455,11 @@ def lock_rows_for_share(session: Session, table: Table, column: str, values: Seq
 
 
 @lru_cache(maxsize=64)
-def _lock_statement(table: Table, column: str, shared: bool = False) -> Any:
+def _lock_statement(table: Table, column: str, shared: bool = False, scope: str | None = None) -> Any:
     col = table.c[column]
     query = select(col).where(col.in_(bindparam("values", expanding=True))).order_by(col)
+    if scope is not None:
+        query = query.where(table.c[scope] == bindparam("scope"))
     if shared:
         return query.with_for_update(read=True)
     # key_share: FOR NO KEY UPDATE on PostgreSQL, so foreign-key checks of other writers that

@@ -146,7 +146,7 @@ def document(routes: list[Route], *, title: str, version: str) -> dict[str, Any]
             operation["parameters"] = parameters
         if route.body is not None:
             operation["requestBody"] = {
-                "required": True,
+                "required": not route.optional_body,
                 "content": {"application/json": {"schema": schema_of(route.body)}},
             }
         responses: dict[str, Any] = {

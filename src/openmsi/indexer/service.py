@@ -82,6 +82,23 @@ def lock_stocks(session: Session, stock_ids: Sequence[int]) -> None:
     lock_rows_for_update(session, table_of(Stock), "stock_id", list(stock_ids))
 
 
+def lock_stocks_shared(session: Session, stock_ids: Sequence[int]) -> None:
+    """Level 2 in shared mode: what reservation writers of one stock hold (see above)."""
+    lock_rows_for_share(session, table_of(Stock), "stock_id", list(stock_ids))
+
+
+def lock_index_rows(session: Session, stock_id: int, skus: Sequence[str]) -> None:
+    """Level 3: the stock's index rows of these SKUs, FOR UPDATE in SKU order; rows that do not
+    exist lock nothing. Only under the stock's shared lock: its exclusive lock already keeps
+    every other writer of these rows away."""
+    lock_rows_for_update(session, table_of(StockIndexRow), "sku", list(skus), within=("stock_id", stock_id))
+
+
+def refresh_reserved(session: Session, indexing: Indexing, stock_id: int, skus: Sequence[str]) -> None:
+    """After reservations of these SKUs were appended in this stock, their rows' ``is_salable``."""
+    repository.refresh_salable(session, indexing.config, stock_id, skus)
+
+
 def stocks_of_sources(session: Session, source_codes: Sequence[str]) -> list[int]:
     """The stocks linked to any of the sources (enabled or not), locked in id order."""
     stock_ids = repository.stocks_linked_to_sources(session, source_codes)
