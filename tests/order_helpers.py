@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import event, exc, func, select
 from sqlalchemy.orm import Session
 
 from factories import INVENTORY, index_rows, stored_source_items
+from openmsi.db import Database
 from openmsi.models import Order, OrderItem, Reservation
 
 ORDERS = "/rest/all/V1/openmsi/orders"
@@ -111,3 +114,25 @@ def metadata(event: str, increment_id: str) -> str:
         f'{{"event_type":"{event}","object_type":"order","object_id":"{increment_id}",'
         f'"object_increment_id":"{increment_id}"}}'
     )
+
+
+@contextmanager
+def failing(
+    database: Database, statement_start: str, args: tuple[Any, ...] = ("injected failure",), times: int = 1000
+) -> Iterator[list[str]]:
+    """Statements starting so (upper-cased) fail as a failing database makes SQLAlchemy fail
+    them, an OperationalError wrapping the driver's error, up to ``times`` times; yields the
+    failed statements."""
+    dbapi_error = database.engine.dialect.loaded_dbapi.OperationalError
+    failed: list[str] = []
+
+    def fail(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_args: Any) -> None:
+        if statement.lstrip().upper().startswith(statement_start) and len(failed) < times:
+            failed.append(statement)
+            raise exc.OperationalError(statement, parameters, dbapi_error(*args))
+
+    event.listen(database.engine, "before_cursor_execute", fail)
+    try:
+        yield failed
+    finally:
+        event.remove(database.engine, "before_cursor_execute", fail)
