@@ -404,6 +404,20 @@ def insert_ignore(session: Session, table: Table, rows: Sequence[Mapping[str, An
     return max(int(result.rowcount), 0)  # type: ignore[attr-defined]
 
 
+def insert_ignore_returning(session: Session, table: Table, row: Mapping[str, Any], column: str) -> Any:
+    """``insert_ignore`` of one row that answers its ``column`` (a generated id), or None when
+    the row collided with a unique key: one round trip where an insert and a read would take
+    two (RETURNING: PostgreSQL, SQLite 3.35+, MariaDB 10.5+)."""
+    backend = session.get_bind().dialect.name
+    if backend == "mysql":
+        statement: Any = mysql.insert(table).values(dict(row)).prefix_with("IGNORE")
+    elif backend == "postgresql":
+        statement = postgresql.insert(table).values(dict(row)).on_conflict_do_nothing()
+    else:
+        statement = sqlite.insert(table).values(dict(row)).on_conflict_do_nothing()
+    return session.execute(statement.returning(table.c[column])).scalar()
+
+
 def sync_id_sequence(session: Session, table: Table, column: str) -> None:
     """Move PostgreSQL's sequence past ids that callers chose themselves.
 

@@ -135,10 +135,21 @@ def order_lines(session: Session, order_ids: Sequence[int]) -> dict[int, list[Li
     return lines
 
 
-def insert_order(session: Session, values: dict[str, Any]) -> bool:
+def insert_order(session: Session, values: dict[str, Any]) -> OrderRecord | None:
     """Insert the order unless its increment id exists (also in a concurrent transaction, which
-    this one waits for); whether it was inserted."""
-    return db.insert_ignore(session, ORDERS, [values]) == 1
+    this one then waits for); None when it exists."""
+    order_id = db.insert_ignore_returning(session, ORDERS, values, "order_id")
+    if order_id is None:
+        return None
+    return OrderRecord(
+        order_id=int(order_id),
+        increment_id=values["increment_id"],
+        stock_id=values["stock_id"],
+        sales_channel_type=values["sales_channel_type"],
+        sales_channel_code=values["sales_channel_code"],
+        status=values["status"],
+        created_at=values["created_at"],
+    )
 
 
 def insert_lines(session: Session, order_id: int, lines: Sequence[tuple[str, Decimal]]) -> None:

@@ -321,14 +321,17 @@ def place_order(session: Session, indexing: Indexing, data: dict[str, Any]) -> d
     if not sales_repository.stock_exists(session, stock_id):
         raise errors.NoSuchEntity(NO_LINKED_STOCK)  # deleted since it was resolved
     indexer.lock_index_rows(session, stock_id, skus)
-    # Placed by a concurrent request with this increment id while this one waited.
-    existing = repository.find_order(session, request.increment_id)
-    if existing is not None:
-        return _retried(session, existing, request)
     config = indexing.config
-    _check_salable(session, config, stock_id, request.lines)
+    try:
+        _check_salable(session, config, stock_id, request.lines)
+    except errors.MagentoError:
+        # Placed meanwhile by a concurrent request with this increment id: the retry's answer.
+        existing = repository.find_order(session, request.increment_id)
+        if existing is not None:
+            return _retried(session, existing, request)
+        raise
     now = _now()
-    inserted = repository.insert_order(
+    order = repository.insert_order(
         session,
         {
             "increment_id": request.increment_id,
@@ -340,13 +343,12 @@ def place_order(session: Session, indexing: Indexing, data: dict[str, Any]) -> d
             "updated_at": now,
         },
     )
-    order = repository.find_order(session, request.increment_id)
     if order is None:
-        raise errors.CouldNotSave("Could not save Order")
-    if not inserted:
-        # A concurrent placement of the same increment id (other SKUs, so it did not queue on
-        # the rows above) committed first: answer as to a retry.
-        return _retried(session, order, request)
+        # Placed meanwhile by a concurrent request (this one waited for its commit).
+        existing = repository.find_order(session, request.increment_id)
+        if existing is None:
+            raise errors.CouldNotSave("Could not save Order")
+        return _retried(session, existing, request)
     repository.insert_lines(session, order.order_id, [(line.sku, line.qty) for line in request.lines])
     metadata = reservations.sales_event_metadata(
         reservations.ORDER_PLACED, order.increment_id, order.increment_id
@@ -356,7 +358,11 @@ def place_order(session: Session, indexing: Indexing, data: dict[str, Any]) -> d
         config,
         [reservations.ReservationRow(stock_id, line.sku, -line.qty, metadata) for line in request.lines],
     )
-    return _answer(session, order)
+    zero = Decimal(0)
+    lines = [
+        LineRecord(line.sku, number, line.qty, zero, zero) for number, line in enumerate(request.lines, 1)
+    ]
+    return order_schemas.order_data(order, lines)
 
 
 # Cancellation and shipment
