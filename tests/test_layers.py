@@ -49,6 +49,9 @@ LEAVES = [
     "openmsi.store.service",
     "openmsi.store.repository",
     "openmsi.store.schemas",
+    "openmsi.orders.service",
+    "openmsi.orders.repository",
+    "openmsi.orders.schemas",
 ]
 
 
