@@ -1,4 +1,8 @@
-"""Requests and database reads shared by the order tests."""
+"""Requests, database reads and the setting shared by the order tests (tests/orders).
+
+The setting (fixture ``tutorial``, imported by each module): Magento's REST tutorial (websites
+na_site and eu_site, the six sources, North America Stock 2 and Europe Stock 3, their links)
+with the README's source items."""
 
 from __future__ import annotations
 
@@ -7,10 +11,22 @@ from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
+import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import event, exc, func, select
 from sqlalchemy.orm import Session
 
-from factories import INVENTORY, index_rows, stored_source_items
+from factories import (
+    INVENTORY,
+    create_tutorial_sources,
+    create_tutorial_stocks,
+    create_tutorial_websites,
+    index_rows,
+    link_tutorial_sources,
+    put_source_items,
+    source_item,
+    stored_source_items,
+)
 from openmsi.db import Database
 from openmsi.models import Order, OrderItem, Reservation
 
@@ -136,3 +152,27 @@ def failing(
         yield failed
     finally:
         event.remove(database.engine, "before_cursor_execute", fail)
+
+
+# The README walkthrough's Step 5: stock 2 holds 70 of 24-WB01 and 44 of 24-WB03, stock 3 30
+# and 40 (Frankfurt's 24-WB03 is out of stock).
+TUTORIAL_ITEMS = [
+    source_item("24-WB01", "baltimore_wh", 35, 1),
+    source_item("24-WB01", "austin_wh", 10, 1),
+    source_item("24-WB01", "reno_wh", 25, 1),
+    source_item("24-WB01", "berlin_wh", 20, 1),
+    source_item("24-WB01", "frankfurt_wh", 10, 1),
+    source_item("24-WB03", "baltimore_wh", 19, 1),
+    source_item("24-WB03", "hq", 25, 1),
+    source_item("24-WB03", "berlin_wh", 15, 1),
+    source_item("24-WB03", "frankfurt_wh", 30, 0),
+]
+
+
+@pytest.fixture
+def tutorial(client: TestClient, auth_headers: dict[str, str], database: Database) -> Any:
+    create_tutorial_websites(database)
+    create_tutorial_sources(client, auth_headers)
+    assert create_tutorial_stocks(client, auth_headers) == [2, 3]
+    link_tutorial_sources(client, auth_headers)
+    put_source_items(client, auth_headers, TUTORIAL_ITEMS)

@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+import order_helpers
 from factories import assert_envelope, index_differences
 from openmsi.db import Database
 from openmsi.settings import Settings
@@ -25,6 +26,7 @@ from order_helpers import (
     stored_reservations,
 )
 
+tutorial = order_helpers.tutorial  # the setting of these tests (a fixture)
 pytestmark = pytest.mark.usefixtures("tutorial")
 
 RESERVATION_INSERT = "INSERT INTO INVENTORY_RESERVATION"

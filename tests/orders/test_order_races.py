@@ -36,6 +36,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import exc, select, text
 from sqlalchemy.orm import Session
 
+import order_helpers
 from factories import INVENTORY, index_differences, put_source_items, source_item
 from openmsi import db
 from openmsi.indexer.service import Indexing
@@ -44,6 +45,7 @@ from openmsi.orders import service as orders_service
 from openmsi.settings import Settings
 from order_helpers import ORDERS, order_body, reserved, salable_qty, stored_orders
 
+tutorial = order_helpers.tutorial  # the setting of these tests (a fixture)
 pytestmark = [pytest.mark.concurrency, pytest.mark.usefixtures("tutorial")]
 
 CLIENTS = 40

@@ -16,6 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+import order_helpers
 from factories import (
     INVENTORY,
     assert_envelope,
@@ -46,6 +47,7 @@ from order_helpers import (
     stored_reservations,
 )
 
+tutorial = order_helpers.tutorial  # the setting of these tests (a fixture)
 pytestmark = pytest.mark.usefixtures("tutorial")
 
 
