@@ -38,9 +38,10 @@ from sqlalchemy.orm import Session
 
 import order_helpers
 from factories import INVENTORY, index_differences, put_source_items, source_item
-from openmsi import db
+from openmsi import db, errors
 from openmsi.indexer.service import Indexing
 from openmsi.models import Reservation
+from openmsi.orders import repository as orders_repository
 from openmsi.orders import service as orders_service
 from openmsi.settings import Settings
 from order_helpers import ORDERS, order_body, reserved, salable_qty, stored_orders
@@ -239,6 +240,114 @@ def test_placements_of_other_skus_do_not_wait_for_each_other(
     assert sorted(stored_orders(session)) == ["W-1", "W-2"]
     assert salable_qty(client, auth_headers, "24-WB01", 2) == 69
     assert salable_qty(client, auth_headers, "24-WB03", 2) == 43
+
+
+# --- One increment id, placed concurrently ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sku", "outcome"),
+    [
+        pytest.param("24-WB03", "other content", id="other-content"),
+        pytest.param("24-WB01", "retry", id="same-content"),
+    ],
+)
+def test_a_placement_that_loses_the_increment_id_race(
+    settings: Settings, session: Session, monkeypatch: pytest.MonkeyPatch, sku: str, outcome: str
+) -> None:
+    """The second placement of an increment id looks for it before the first commits, and then
+    inserts its order only to find the key taken (having waited for the first's commit where
+    that had not happened yet): it answers as to a retry (the same order) or with the 400 for
+    other content, writes nothing, and never fails on the unique key."""
+    database = db.Database(db.make_engine(settings))
+    if database.inline:
+        database.dispose()
+        pytest.skip("SQLite serialises every writer (BEGIN IMMEDIATE)")
+    indexing = Indexing.from_settings(settings)
+    inserted: list[Any] = []
+    insert_order, find_order = orders_repository.insert_order, orders_repository.find_order
+    looked = threading.Event()
+
+    def spy_insert(*args: Any) -> Any:
+        order = insert_order(*args)
+        inserted.append(order)
+        return order
+
+    def spy_find(*args: Any, **kw: Any) -> Any:
+        order = find_order(*args, **kw)
+        if threading.current_thread() is not threading.main_thread():
+            looked.set()
+        return order
+
+    monkeypatch.setattr(orders_repository, "insert_order", spy_insert)
+    monkeypatch.setattr(orders_repository, "find_order", spy_find)
+    first: dict[str, Any] = order_body("DUP-1", ("24-WB01", 2))["order"]
+    second: dict[str, Any] = order_body("DUP-1", (sku, 2))["order"]
+    result: list[Any] = []
+
+    def place_second() -> None:
+        with database.write_sessions() as other:
+            try:
+                result.append(orders_service.place_order(other, indexing, second))
+                other.commit()
+            except Exception as error:
+                result.append(error)
+
+    try:
+        with database.write_sessions() as holder:
+            orders_service.place_order(holder, indexing, first)
+            thread = threading.Thread(target=place_second)
+            thread.start()
+            assert looked.wait(timeout=60)
+            holder.commit()
+        thread.join(timeout=60)
+    finally:
+        database.dispose()
+    (answer,) = result
+    # The first placement inserted its order; the second found the key taken.
+    assert [order is None for order in inserted] == [False, True]
+    if outcome == "retry":
+        assert answer["increment_id"] == "DUP-1" and answer["items"][0]["qty_open"] == 2
+    else:
+        assert isinstance(answer, errors.MagentoError)
+        assert answer.envelope() == {
+            "message": 'Order "%1" already exists with other content.',
+            "parameters": ["DUP-1"],
+        }
+    assert list(stored_orders(session)) == ["DUP-1"]
+    assert reserved(session, 2, "24-WB01") == -2
+    assert reserved(session, 2, "24-WB03") == 0
+
+
+def test_one_increment_id_from_many_clients(
+    client: TestClient, auth_headers: dict[str, str], session: Session, settings: Settings, live_server: str
+) -> None:
+    """Half the clients send one content, half another, with disjoint SKUs (so that they do not
+    queue on the same index rows): one order is placed, every client gets it or the 400 for
+    other content, and no request fails."""
+    barrier = threading.Barrier(CLIENTS)
+
+    def place_one(client_number: int) -> tuple[int, Any]:
+        sku = ("24-WB01", "24-WB03")[client_number % 2]
+        with httpx.Client(base_url=live_server, headers=auth_headers, timeout=120) as http:
+            barrier.wait(timeout=60)
+            response = http.post(ORDERS, json=order_body("SAME-1", (sku, 1)))
+            return response.status_code, response.json()
+
+    with ThreadPoolExecutor(max_workers=CLIENTS) as pool:
+        answers = list(pool.map(place_one, range(CLIENTS)))
+    placed = [body for status, body in answers if status == 200]
+    refused = [body for status, body in answers if status != 200]
+    assert placed and all(body == placed[0] for body in placed)
+    assert len(placed) == CLIENTS // 2
+    assert refused == [
+        {"message": 'Order "%1" already exists with other content.', "parameters": ["SAME-1"]}
+    ] * (CLIENTS // 2)
+    sku = placed[0]["items"][0]["sku"]
+    other = "24-WB03" if sku == "24-WB01" else "24-WB01"
+    assert list(stored_orders(session)) == ["SAME-1"]
+    assert reserved(session, 2, sku) == -1 and reserved(session, 2, other) == 0
+    assert index_differences(session, settings) == []
 
 
 # --- Mixed traffic -----------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 cancellation, shipments, the status rules, the reservation list, and every refused input
 leaving orders, reservations, source items and the index as they were.
 
-Setting: Magento's REST tutorial with the README's items (conftest.py): stock 2 (na_site)
+Setting: Magento's REST tutorial with the README's items (order_helpers.tutorial): stock 2 (na_site)
 holds 70 of 24-WB01 (baltimore 35, austin 10, reno 25) and 44 of 24-WB03 (baltimore 19,
 hq 25); stock 3 (eu_site) 30 and 40.
 """
