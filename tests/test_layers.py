@@ -25,6 +25,7 @@ LEAVES = [
     "openmsi.piecewise_json",
     "openmsi.openapi",
     "openmsi.jobs",
+    "openmsi.idempotency",
     "openmsi.worker",
     "openmsi.auth",
     "openmsi.indexer.service",

@@ -383,17 +383,26 @@ def in_keys(session: Session, column: ColumnElement[Any], values: Sequence[str])
     return column.in_(values)
 
 
-def insert_ignore(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
-    """INSERT that silently skips rows colliding with a unique key."""
+def insert_ignore(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> int:
+    """INSERT that silently skips rows colliding with a unique key; returns how many it inserted.
+
+    A row colliding with one that another transaction inserted and has not committed waits for
+    that transaction (PostgreSQL's speculative insertion, InnoDB's lock on the duplicate) and is
+    skipped if it commits, inserted if it rolls back."""
     if not rows:
-        return
+        return 0
     backend = session.get_bind().dialect.name
     if backend == "mysql":
-        session.execute(mysql.insert(table).values(list(rows)).prefix_with("IGNORE"))
+        statement: Any = mysql.insert(table).values(list(rows)).prefix_with("IGNORE")
     elif backend == "postgresql":
-        session.execute(postgresql.insert(table).values(list(rows)).on_conflict_do_nothing())
+        statement = postgresql.insert(table).values(list(rows)).on_conflict_do_nothing()
     else:
-        session.execute(sqlite.insert(table).values(list(rows)).on_conflict_do_nothing())
+        statement = sqlite.insert(table).values(list(rows)).on_conflict_do_nothing()
+    # SQLAlchemy keeps an INSERT's rowcount only when asked ("preserve_rowcount"): psycopg's
+    # is gone once the result is closed.
+    result = session.execute(statement, execution_options={"preserve_rowcount": True})
+    inserted: int = result.rowcount  # type: ignore[attr-defined]
+    return inserted
 
 
 def sync_id_sequence(session: Session, table: Table, column: str) -> None:

@@ -9,6 +9,9 @@ Three transactions per job, each short and committed here:
 3. on failure, the back-off or the ``failed`` mark (``jobs.mark_failed``), after the handler's
    transaction was rolled back.
 
+When no job is due, a worker deletes a batch of finished jobs past their retention and one of
+expired Idempotency-Keys (``idempotency.purge_expired``).
+
 ``openmsi worker`` runs ``Worker.run_forever`` in its own process; ``openmsi serve`` runs it in a
 thread when the worker is embedded (SQLite by default).
 """
@@ -27,7 +30,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from openmsi import jobs
+from openmsi import idempotency, jobs
 from openmsi.db import Database
 
 log = logging.getLogger(__name__)
@@ -101,6 +104,7 @@ class Worker:
                 if not ran:
                     with self.database.write_sessions.begin() as session:
                         jobs.purge_finished(session, self.retention)
+                        idempotency.purge_expired(session)
             except Exception:
                 # A lost connection or a locked database: wait and try again, never die.
                 log.exception("worker %s: could not poll for jobs", self.worker_id)
