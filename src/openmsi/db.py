@@ -12,6 +12,7 @@ lets readers go on during a write.
 from __future__ import annotations
 
 import asyncio
+import re
 import select as io_select
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -34,6 +35,7 @@ from sqlalchemy import (
     event,
     func,
     literal,
+    literal_column,
     select,
     text,
     true,
@@ -500,3 +502,85 @@ def _case_insensitive_sqlite(element: case_insensitive, compiler: SQLCompiler, *
 @compiles(case_insensitive, "postgresql")
 def _case_insensitive_postgresql(element: case_insensitive, compiler: SQLCompiler, **kw: Any) -> str:
     return f"CAST({compiler.process(element.clauses, **kw)} AS CITEXT)"
+
+
+# A JSON object of strings, numbers, booleans and nulls (RFC 8259), whose members PostgreSQL can
+# read without an error: ``CAST(… AS JSON)`` raises on anything else, and PostgreSQL 15 has no
+# test that does not (``IS JSON`` and ``pg_input_is_valid`` came in 16). Escapes that ``->>``
+# refuses to decode (``\u0000``, an unpaired surrogate) are left out too.
+_JSON_WS = r"[ \t\n\r]*"
+_JSON_STRING = (
+    r'"(?:[^"\\\u0001-\u001f]|\\["\\/bfnrt]'
+    r"|\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+    r'|\\u(?!0000)(?![dD][89a-fA-F])[0-9a-fA-F]{4})*"'
+)
+_JSON_VALUE = rf"(?:{_JSON_STRING}|-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|true|false|null)"
+_JSON_MEMBER = rf"{_JSON_STRING}{_JSON_WS}:{_JSON_WS}{_JSON_VALUE}"
+_JSON_MEMBERS = rf"(?:{_JSON_MEMBER}(?:{_JSON_WS},{_JSON_WS}{_JSON_MEMBER})*)?"
+FLAT_JSON_OBJECT = rf"^{_JSON_WS}\{{{_JSON_WS}{_JSON_MEMBERS}{_JSON_WS}\}}{_JSON_WS}$"
+
+
+class json_member_key(FunctionElement[str]):
+    """The string one member of the JSON object in a text column holds, decoded; ``''`` when
+    the text is not a JSON object, lacks the member or holds anything but a string there.
+    Compared and grouped case-insensitively, as ``ci_string`` columns are.
+
+    Each engine decodes the JSON itself, escapes included: SQLite's ``json_extract`` behind
+    ``json_valid``, MariaDB's ``JSON_VALUE`` (NULL for text that is not JSON), PostgreSQL's
+    ``->>`` behind ``FLAT_JSON_OBJECT`` (so there an object with nested values counts as no
+    object). Strings only, so that every engine reads the same: they spell numbers
+    differently (SQLite ``1e2`` as ``100.0``).
+    """
+
+    inherit_cache = True
+    type = ci_string(255)
+
+    def __init__(self, column: ColumnElement[Any], member: str) -> None:
+        if not re.fullmatch(r"[a-z_]+", member):
+            raise ValueError(f"not a plain member name: {member!r}")
+        # A literal column: the name is part of the statement's cache key.
+        super().__init__(column, literal_column(member))
+
+
+def _json_member_parts(element: json_member_key, compiler: SQLCompiler, **kw: Any) -> tuple[str, str]:
+    column, member = element.clauses.clauses
+    return compiler.process(column, **kw), str(member.name)
+
+
+@compiles(json_member_key, "sqlite")
+def _json_member_key_sqlite(element: json_member_key, compiler: SQLCompiler, **kw: Any) -> str:
+    column, member = _json_member_parts(element, compiler, **kw)
+    # Nested CASEs: SQLite does not promise to stop at a false AND, and json_type raises on
+    # malformed JSON.
+    value = (
+        f"CASE WHEN json_valid({column}) THEN CASE WHEN json_type({column}, '$.{member}') = 'text' "
+        f"THEN json_extract({column}, '$.{member}') END END"
+    )
+    return f"COALESCE({value}, '') COLLATE NOCASE"
+
+
+@compiles(json_member_key, "postgresql")
+def _json_member_key_postgresql(element: json_member_key, compiler: SQLCompiler, **kw: Any) -> str:
+    column, member = _json_member_parts(element, compiler, **kw)
+    # Inline, not bound: PostgreSQL matches GROUP BY expressions by their text, and two binds of
+    # one pattern would make the grouped expression differ from the selected one.
+    pattern = compiler.render_literal_value(FLAT_JSON_OBJECT, String())
+    document = f"CAST({column} AS JSON)"
+    value = (
+        f"CASE WHEN {column} ~ {pattern} THEN CASE WHEN json_typeof({document} -> '{member}') = 'string' "
+        f"THEN {document} ->> '{member}' END END"
+    )
+    return f"CAST(COALESCE({value}, '') AS CITEXT)"
+
+
+@compiles(json_member_key, "mysql")
+@compiles(json_member_key, "mariadb")
+def _json_member_key_mysql(element: json_member_key, compiler: SQLCompiler, **kw: Any) -> str:
+    column, member = _json_member_parts(element, compiler, **kw)
+    # The collation of the key columns whatever the server's default (ci_string).
+    path = f"'$.{member}'"
+    value = (
+        f"COALESCE(CASE WHEN JSON_TYPE(JSON_EXTRACT({column}, {path})) = 'STRING' "
+        f"THEN JSON_VALUE({column}, {path}) END, '')"
+    )
+    return f"CONVERT({value} USING utf8mb4) COLLATE utf8mb4_general_ci"
