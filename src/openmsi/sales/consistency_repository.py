@@ -29,7 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from openmsi.db import case_insensitive, json_member_key
+from openmsi.db import case_insensitive, json_member_key, many_groups
 from openmsi.indexer.repository import chunks
 from openmsi.models import Order, OrderItem, Reservation, table_of
 from openmsi.sales.repository import quantity
@@ -73,13 +73,15 @@ def wrong_groups(session: Session, stock_ids: Sequence[int] | None = None) -> li
     """
     zero = literal(0, Numeric(24, 4))
     key = object_key()
-    reserved = select(
-        key.label("object_id"),
-        reservations.c.stock_id,
-        reservations.c.sku,
-        func.sum(reservations.c.quantity).label("reserved"),
-        zero.label("expected"),
-    ).group_by(key, reservations.c.stock_id, reservations.c.sku)
+    reserved = many_groups(
+        select(
+            key.label("object_id"),
+            reservations.c.stock_id,
+            reservations.c.sku,
+            func.sum(reservations.c.quantity).label("reserved"),
+            zero.label("expected"),
+        ).group_by(key, reservations.c.stock_id, reservations.c.sku)
+    )
     open_quantity = _open_quantity()
     expected = (
         select(
@@ -102,12 +104,14 @@ def wrong_groups(session: Session, stock_ids: Sequence[int] | None = None) -> li
     total_reserved = func.sum(both.c.reserved)
     total_expected = func.sum(both.c.expected)
     groups = (
-        select(
-            func.min(both.c.object_id).label("object_id"),
-            both.c.stock_id,
-            func.min(both.c.sku).label("sku"),
-            total_reserved.label("reserved"),
-            total_expected.label("expected"),
+        many_groups(
+            select(
+                func.min(both.c.object_id).label("object_id"),
+                both.c.stock_id,
+                func.min(both.c.sku).label("sku"),
+                total_reserved.label("reserved"),
+                total_expected.label("expected"),
+            )
         )
         .group_by(object_ci, both.c.stock_id, sku_ci)
         .having(func.abs(total_reserved - total_expected) >= TOLERANCE)
