@@ -377,7 +377,13 @@ def reservations_inconsistencies(
     finally:
         database.dispose()
     if as_json:
-        typer.echo(json.dumps({"inconsistencies": [entry.as_dict() for entry in found]}, indent=2))
+        entries = [
+            {"object_id": entry.object_id, "order_exists": entry.order_exists, "stock_id": entry.stock_id,
+             "sku": entry.sku, "reserved": float(entry.reserved), "expected": float(entry.expected),
+             "compensation": float(entry.compensation)}
+            for entry in found
+        ]  # fmt: skip
+        typer.echo(json.dumps({"inconsistencies": entries}, indent=2))
     elif found:
         header = ("object_id", "order", "stock", "sku", "reserved", "expected", "compensation")
         rows = [

@@ -26,7 +26,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import timedelta
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -36,6 +35,7 @@ from openmsi.indexer import service as indexer
 from openmsi.models import utcnow
 from openmsi.sales import consistency_repository as repository
 from openmsi.sales.configuration import StockItemConfiguration
+from openmsi.sales.consistency_repository import Group
 from openmsi.sales.reservations import ReservationRow, append_reservations
 
 MANUAL_COMPENSATION = "manual_compensation"
@@ -44,48 +44,12 @@ CLEANUP_DEDUPE_KEY = "reservations:cleanup"
 METADATA_TOO_LONG = 'The compensation of object "%1" needs metadata longer than %2 characters.'
 
 
-@dataclass(frozen=True)
-class Inconsistency:
-    object_id: str  # the order's increment id, or the object the reservations name ('' none)
-    order_exists: bool
-    stock_id: int
-    sku: str
-    reserved: Decimal  # what the group's reservations sum to
-    expected: Decimal  # −(open quantity of the order's line), 0 without one
-
-    @property
-    def compensation(self) -> Decimal:
-        """The quantity that makes the group consistent."""
-        return self.expected - self.reserved
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "object_id": self.object_id,
-            "order_exists": self.order_exists,
-            "stock_id": self.stock_id,
-            "sku": self.sku,
-            "reserved": float(self.reserved),
-            "expected": float(self.expected),
-            "compensation": float(self.compensation),
-        }
-
-
-def inconsistencies(session: Session, stock_ids: list[int] | None = None) -> list[Inconsistency]:
+def inconsistencies(session: Session, stock_ids: list[int] | None = None) -> list[Group]:
     """``openmsi reservations inconsistencies``: every inconsistent group, by object, stock, SKU."""
-    return [
-        Inconsistency(
-            object_id=group.object_id,
-            order_exists=group.order_exists,
-            stock_id=group.stock_id,
-            sku=group.sku,
-            reserved=group.reserved,
-            expected=group.expected,
-        )
-        for group in repository.wrong_groups(session, stock_ids)
-    ]
+    return repository.wrong_groups(session, stock_ids)
 
 
-def compensation_metadata(found: Inconsistency) -> str:
+def compensation_metadata(found: Group) -> str:
     """Magento's metadata keys (``SalesEventToArrayConverter``); the increment id is the
     object's when it is an order, ``""`` (unknown) otherwise."""
     return json.dumps(
