@@ -40,6 +40,8 @@ LEAVES = [
     "openmsi.sales.salable",
     "openmsi.sales.repository",
     "openmsi.sales.reservations",
+    "openmsi.sales.consistency",
+    "openmsi.sales.consistency_repository",
     "openmsi.sales.schemas",
     "openmsi.export.service",
     "openmsi.export.repository",

@@ -71,6 +71,8 @@ class Settings(BaseSettings):
     # is taken to be abandoned (its process was killed) and a repeat runs the request again.
     # Keep it well above the longest write.
     idempotency_lease_seconds: float = Field(default=300, gt=0)
+    # Seconds between two runs of the reservation cleanup job (Magento: a daily cron job).
+    reservation_cleanup_interval_seconds: float = Field(default=86400, gt=0)
     # The largest request body accepted, in bytes (413 above it). 64 MiB takes a bulk save of
     # about 900,000 source items (a 20 MB body holds about 280,000) and bounds what one request
     # may make the process decode and hold.

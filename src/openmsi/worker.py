@@ -13,7 +13,9 @@ When no job is due, a worker deletes a batch of finished jobs past their retenti
 expired Idempotency-Keys (``idempotency.purge_expired``).
 
 ``openmsi worker`` runs ``Worker.run_forever`` in its own process; ``openmsi serve`` runs it in a
-thread when the worker is embedded (SQLite by default).
+thread when the worker is embedded (SQLite by default). ``run_forever`` first runs the
+``startup`` statements, each in a transaction of its own: they queue recurring jobs (the
+reservation cleanup) that are not queued yet.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import socket
 import threading
 import traceback
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -37,6 +39,8 @@ log = logging.getLogger(__name__)
 
 # A handler does the job's work in the session it is given and never commits.
 Handler = Callable[[Session, dict[str, Any]], None]
+# Run once when a worker starts, in a transaction the worker commits.
+Startup = Callable[[Session], None]
 
 
 def new_worker_id() -> str:
@@ -55,6 +59,7 @@ class Worker:
         poll_seconds: float,
         retention: timedelta,
         worker_id: str | None = None,
+        startup: Sequence[Startup] = (),
     ) -> None:
         self.database = database
         self.handlers = handlers
@@ -62,6 +67,7 @@ class Worker:
         self.poll_seconds = poll_seconds
         self.retention = retention
         self.worker_id = worker_id or new_worker_id()
+        self.startup = tuple(startup)
         self.stopping = threading.Event()
 
     def run_once(self) -> bool:
@@ -98,6 +104,12 @@ class Worker:
         return count
 
     def run_forever(self) -> None:
+        for statement in self.startup:
+            try:
+                with self.database.write_sessions.begin() as session:
+                    statement(session)
+            except Exception:
+                log.exception("worker %s: a start-up statement failed", self.worker_id)
         while not self.stopping.is_set():
             try:
                 ran = self.run_until_idle()

@@ -31,6 +31,11 @@ serialises writers and none of these statements is sent):
 
 Order placement (reservations for a sales event) fits at level 2: it takes the stocks it
 reserves in, then writes reservations and index rows (sales.reservations.append_reservations).
+``openmsi reservations compensate`` too: it takes the stocks of the wrong reservation groups,
+reads the groups again, then appends (sales.consistency.compensate). The reservation cleanup
+takes nothing at levels 1 and 2: it deletes by primary key reservation rows (level 3) whose
+groups sum to 0, which changes no (stock, SKU) sum, so neither index rows nor their writers
+need to wait for it (sales.consistency.cleanup).
 
 Where writers wait: an exclusive source lock (1) holds the source's item writers for the
 length of a link change or enable/disable, which is why those apply deltas that read only the
@@ -176,12 +181,19 @@ def job_handlers(config: StockItemConfiguration) -> dict[str, Handler]:
 
 
 def make_worker(database: Database, settings: Settings) -> Worker:
+    """A worker that runs rebuilds and the recurring reservation cleanup."""
+    # Imported here: sales.consistency appends reservations, which imports this module.
+    from openmsi.sales.consistency import CleanupSchedule
+
+    cleanup = CleanupSchedule(timedelta(seconds=settings.reservation_cleanup_interval_seconds))
+    handlers = job_handlers(StockItemConfiguration.from_settings(settings))
     return Worker(
         database,
-        job_handlers(StockItemConfiguration.from_settings(settings)),
+        {**handlers, jobs.RESERVATIONS_CLEANUP: cleanup.run_job},
         lease=timedelta(seconds=settings.job_lease_seconds),
         poll_seconds=settings.worker_poll_seconds,
         retention=timedelta(days=settings.job_retention_days),
+        startup=[cleanup.ensure_scheduled],
     )
 
 
