@@ -112,8 +112,9 @@ class Worker:
                 log.exception("worker %s: a start-up statement failed", self.worker_id)
         while not self.stopping.is_set():
             try:
-                ran = self.run_until_idle()
-                if not ran:
+                self.run_until_idle()
+                # No job is due now (or the worker is stopping): the idle-time housekeeping.
+                if not self.stopping.is_set():
                     with self.database.write_sessions.begin() as session:
                         jobs.purge_finished(session, self.retention)
                         idempotency.purge_expired(session)
