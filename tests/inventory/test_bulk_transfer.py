@@ -9,8 +9,11 @@ failing transfer leaves items, index, low-quantity settings and jobs as they wer
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
@@ -19,6 +22,7 @@ from factories import (
     BULK_ITEM_FIXTURE,
     BULK_PARTIAL_TRANSFER,
     BULK_TRANSFER,
+    SOURCE_ITEMS,
     assert_envelope,
     create_link_fixture,
     database_state,
@@ -593,3 +597,87 @@ def test_products_resource_is_required(client: TestClient, path: str) -> None:
             "parameters": {"resources": "Magento_Catalog::products"},
         },
     )
+
+
+# --- Concurrency ----------------------------------------------------------------------------------
+
+THREADS = 8
+ROUNDS = 4
+
+
+@pytest.mark.concurrency
+@pytest.mark.usefixtures("items")
+def test_concurrent_transfers_move_what_is_there_once(
+    client: TestClient, auth_headers: dict[str, str], session: Session, settings: Settings, live_server: str
+) -> None:
+    """Four threads take 1 of SKU-Y's 10 units on eu-3, four times each: exactly 10 succeed.
+    Two threads move SKU-X back and forth between eu-1 and eu-2, two save other items on
+    those sources meanwhile. No request fails otherwise, nothing is lost or made up, and the
+    index is right."""
+    put_source_items(
+        client,
+        auth_headers,
+        [
+            source_item("SKU-Y", "eu-3", 10, 1),
+            source_item("SKU-Y", "eu-2", 0, 1),
+            source_item("SKU-X", "eu-1", 10, 1),
+            source_item("SKU-X", "eu-2", 10, 1),
+        ],
+    )
+    barrier = threading.Barrier(THREADS)
+
+    def worker(thread: int) -> list[tuple[str, int, str]]:
+        results = []
+        with httpx.Client(base_url=live_server, headers=auth_headers, timeout=120) as http:
+            barrier.wait(timeout=60)
+            for round_ in range(ROUNDS):
+                if thread < 4:
+                    response = http.post(
+                        BULK_PARTIAL_TRANSFER,
+                        json={
+                            "originSourceCode": "eu-3",
+                            "destinationSourceCode": "eu-2",
+                            "items": [{"sku": "SKU-Y", "qty": 1}],
+                        },
+                    )
+                    results.append(("take", response.status_code, response.text))
+                elif thread < 6:
+                    origin, destination = ("eu-1", "eu-2") if (thread + round_) % 2 else ("eu-2", "eu-1")
+                    response = http.post(
+                        BULK_PARTIAL_TRANSFER,
+                        json={
+                            "originSourceCode": origin,
+                            "destinationSourceCode": destination,
+                            "items": [{"sku": "SKU-X", "qty": 3}, {"sku": "SKU-1", "qty": 0.5}],
+                        },
+                    )
+                    results.append(("move", response.status_code, response.text))
+                else:
+                    batch = [
+                        source_item(f"OTHER-{thread}-{n}", code, round_, 1)
+                        for n in range(5)
+                        for code in ("eu-2", "eu-1")
+                    ]
+                    response = http.post(SOURCE_ITEMS, json={"sourceItems": batch})
+                    results.append(("save", response.status_code, response.text))
+        return results
+
+    with ThreadPoolExecutor(max_workers=THREADS) as pool:
+        outcomes = [item for result in pool.map(worker, range(THREADS)) for item in result]
+
+    taken = [status for kind, status, _ in outcomes if kind == "take"]
+    assert taken.count(200) == 10 and taken.count(400) == 6, outcomes
+    refused = {text for kind, status, text in outcomes if kind == "take" and status == 400}
+    assert refused == {
+        '{"message":"Transfer validation failed","errors":[{"message":"Requested transfer amount for sku '
+        '%sku is not available","parameters":{"sku":"SKU-Y"}}]}'
+    }
+    assert [(status, text) for kind, status, text in outcomes if kind != "take"] == [(200, "[]")] * (
+        4 * ROUNDS
+    )
+    items = stored_source_items(session)
+    assert items[("eu-3", "SKU-Y")] == (0.0, 1)
+    assert items[("eu-2", "SKU-Y")] == (10.0, 1)
+    assert items[("eu-1", "SKU-X")][0] + items[("eu-2", "SKU-X")][0] == 20.0
+    assert items[("eu-1", "SKU-1")][0] + items[("eu-2", "SKU-1")][0] == 8.5
+    assert index_differences(session, settings) == []
