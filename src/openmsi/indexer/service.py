@@ -31,6 +31,9 @@ serialises writers and none of these statements is sent):
 
 Order placement (reservations for a sales event) fits at level 2: it takes the stocks it
 reserves in, then writes reservations and index rows (sales.reservations.append_reservations).
+Bulk operations (inventory.bulk) are source-item writers of all their sources
+(source_items.lock_item_sources); transfers, whose new quantities depend on the old ones, also
+read the items they rewrite FOR UPDATE at level 3, in (source, SKU) order, before writing them.
 
 Where writers wait: an exclusive source lock (1) holds the source's item writers for the
 length of a link change or enable/disable, which is why those apply deltas that read only the
