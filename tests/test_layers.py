@@ -34,6 +34,7 @@ LEAVES = [
     "openmsi.inventory.service",
     "openmsi.inventory.repository",
     "openmsi.inventory.source_items",
+    "openmsi.inventory.bulk",
     "openmsi.inventory.validators",
     "openmsi.inventory.schemas",
     "openmsi.sales.configuration",

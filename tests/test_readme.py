@@ -85,4 +85,12 @@ def test_walkthrough_runs_as_printed(tmp_path: Path) -> None:
     assert printed is not None
     assert json.loads(lines[12]) == json.loads(printed.group(1))
     # Source items ([]), four salable quantities, the link delete ([]), Europe's 24-WB03 again.
-    assert lines[13:] == ["[]", "70", "44", "30", "40", "[]", "15"]
+    assert lines[13:20] == ["[]", "70", "44", "30", "40", "[]", "15"]
+    # The partial transfer ([]) and both stocks' 24-WB01; the refused one and Europe's again.
+    assert lines[20:23] == ["[]", "75", "25"]
+    refused = re.search(
+        r"Europe still has 25:\n.*?which prints\n\n```json\n(.*?)\n```", README.read_text(), flags=re.S
+    )
+    assert refused is not None
+    assert json.loads(lines[23]) == json.loads(refused.group(1))
+    assert lines[24:] == ["25"]

@@ -36,6 +36,9 @@ reads the groups again, then appends (sales.consistency.compensate). The reserva
 takes nothing at levels 1 and 2: it deletes by primary key reservation rows (level 3) whose
 groups sum to 0, which changes no (stock, SKU) sum, so neither index rows nor their writers
 need to wait for it (sales.consistency.cleanup).
+Bulk operations (inventory.bulk) are source-item writers of all their sources
+(source_items.lock_item_sources); transfers, whose new quantities depend on the old ones, also
+read the items they rewrite FOR UPDATE at level 3, in (source, SKU) order, before writing them.
 
 Where writers wait: an exclusive source lock (1) holds the source's item writers for the
 length of a link change or enable/disable, which is why those apply deltas that read only the
