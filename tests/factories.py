@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -297,3 +299,61 @@ def deferring_client(settings: Any, database: Database) -> TestClient:
         database,
     )
     return TestClient(app)
+
+
+# --- Bulk operations (spec bulk.md) ------------------------------------------------------------
+
+BULK_ASSIGN = f"{INVENTORY}/bulk-product-source-assign"
+BULK_UNASSIGN = f"{INVENTORY}/bulk-product-source-unassign"
+BULK_TRANSFER = f"{INVENTORY}/bulk-product-source-transfer"
+BULK_PARTIAL_TRANSFER = f"{INVENTORY}/bulk-partial-source-transfer"
+
+# InventoryApi/Test/_files/source_items.php as Magento ships it today: SOURCE_ITEM_FIXTURE, then
+# SKU-4 on eu-2 and SKU-6 (0, in stock) on eu-1.
+BULK_ITEM_FIXTURE: tuple[dict[str, Any], ...] = (
+    *SOURCE_ITEM_FIXTURE,
+    source_item("SKU-4", "eu-2", 6, 1),
+    source_item("SKU-6", "eu-1", 0, 1),
+)
+
+
+def low_quantity_settings(session: Any) -> dict[tuple[str, str], float | None]:
+    """(source_code, sku) → notify_stock_qty of every low-quantity setting, in a new read
+    transaction."""
+    from sqlalchemy import select
+
+    from openmsi.models import LowQuantityNotification as Setting
+
+    session.rollback()
+    rows = session.execute(select(Setting.source_code, Setting.sku, Setting.notify_stock_qty))
+    return {(code, sku): None if value is None else float(value) for code, sku, value in rows}
+
+
+def database_state(session: Any) -> tuple[Any, ...]:
+    """What a refused or failed write must leave as it was: items, index rows, low-quantity
+    settings and jobs."""
+    return (
+        stored_source_items(session),
+        index_rows(session),
+        low_quantity_settings(session),
+        queued_reindex_jobs(session),
+    )
+
+
+@contextmanager
+def failing_statements(database: Database, statement_start: str) -> Iterator[None]:
+    """Every statement starting so (MariaDB's INSERT IGNORE counting as an INSERT) fails as a
+    failing database makes SQLAlchemy fail it (an OperationalError wrapping the driver's error)."""
+    from sqlalchemy import event, exc
+
+    dbapi_error = database.engine.dialect.loaded_dbapi.OperationalError
+
+    def fail(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_args: Any) -> None:
+        if statement.lstrip().upper().replace("INSERT IGNORE ", "INSERT ", 1).startswith(statement_start):
+            raise exc.OperationalError(statement, parameters, dbapi_error("injected failure"))
+
+    event.listen(database.engine, "before_cursor_execute", fail)
+    try:
+        yield
+    finally:
+        event.remove(database.engine, "before_cursor_execute", fail)

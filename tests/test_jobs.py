@@ -371,7 +371,8 @@ def test_the_embedded_worker_runs_queued_jobs_and_stops_with_the_app(
         assert [t for t in threading.enumerate() if t.name == "openmsi-worker"]
         enqueue(database, 1, 10)
         deadline = time.monotonic() + 5
-        while {row.status for row in job_rows(database)} != {"done"}:
+        # Only the rebuilds: a starting worker also queues the reservation cleanup's next run.
+        while {row.status for row in job_rows(database) if row.kind == jobs.REINDEX_STOCK} != {"done"}:
             assert time.monotonic() < deadline, [(r.status, r.last_error) for r in job_rows(database)]
             time.sleep(0.05)
         stopping = time.monotonic()

@@ -86,18 +86,26 @@ def test_walkthrough_runs_as_printed(tmp_path: Path) -> None:
     assert json.loads(lines[12]) == json.loads(printed.group(1))
     # Source items ([]), four salable quantities, the link delete ([]), Europe's 24-WB03 again.
     assert lines[13:20] == ["[]", "70", "44", "30", "40", "[]", "15"]
-    # Orders: the placed order and 68, the refused one, the shipment, Baltimore's item and 68.
+    # The partial transfer ([]) and both stocks' 24-WB01; the refused one and Europe's again.
+    assert lines[20:23] == ["[]", "75", "25"]
+    refused = re.search(
+        r"Europe still has 25:\n.*?which prints\n\n```json\n(.*?)\n```", README.read_text(), flags=re.S
+    )
+    assert refused is not None
+    assert json.loads(lines[23]) == json.loads(refused.group(1))
+    assert lines[24] == "25"
+    # Orders: the placed order and 73, the refused one, the shipment, Baltimore's item and 73.
     orders = README.read_text().split("### Orders: place", 1)[1].split("\n## ", 1)[0]
-    printed_order, refused, baltimore = (
+    printed_order, refused_order, baltimore = (
         json.loads(block) for block in re.findall(r"```json\n(.*?)\n```", orders, flags=re.S)
     )
-    order = json.loads(lines[20])
+    order = json.loads(lines[25])
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", order["created_at"])
     assert order == {**printed_order, "created_at": order["created_at"]}
-    assert lines[21] == "68"
-    assert json.loads(lines[22]) == refused
-    shipped = json.loads(lines[23])
+    assert lines[26] == "73"
+    assert json.loads(lines[27]) == refused_order
+    shipped = json.loads(lines[28])
     assert shipped["status"] == "complete"
     assert shipped["items"] == [{**printed_order["items"][0], "qty_shipped": 2, "qty_open": 0}]
-    assert json.loads(lines[24]) == baltimore
-    assert lines[25:] == ["68"]
+    assert json.loads(lines[29]) == baltimore
+    assert lines[30:] == ["73"]

@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from decimal import Decimal
 from types import FrameType
 from typing import Annotated, Any
 
@@ -22,9 +23,11 @@ app = typer.Typer(help="openmsi: a standalone, Magento-compatible Multi-Source I
 admin_app = typer.Typer(help="Admin users (they obtain tokens with POST /rest/V1/integration/admin/token).")
 website_app = typer.Typer(help="Websites: the sales channels that stocks serve.")
 index_app = typer.Typer(help="The aggregated stock index: compare it with its sources, see its lag.")
+reservations_app = typer.Typer(help="Reservations: compare them with the orders, compensate, clean up.")
 app.add_typer(admin_app, name="admin")
 app.add_typer(website_app, name="website")
 app.add_typer(index_app, name="index")
+app.add_typer(reservations_app, name="reservations")
 
 
 def _database() -> db.Database:
@@ -350,3 +353,84 @@ def index_status(
             f"failed job {job['job_id']} (stock {job['stock_id']}, {job['attempts']} attempts, "
             f"queued {job['created_at']}): {job['last_error']}"
         )
+
+
+def _decimal(value: Decimal) -> str:
+    """A quantity as written, without trailing zeros: -2, 1.5."""
+    text = format(value.normalize(), "f")
+    return "0" if text in ("-0", "") else text
+
+
+@reservations_app.command("inconsistencies")
+def reservations_inconsistencies(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Every order whose reservations per stock and SKU are not -(its open quantity), and
+    every group of reservations naming no order that does not sum to 0; exit code 1 if any."""
+    from openmsi.sales import consistency
+
+    database = _database()
+    try:
+        _require_schema(database)
+        with database.read_sessions() as session:
+            found = consistency.inconsistencies(session)
+    finally:
+        database.dispose()
+    if as_json:
+        entries = [
+            {"object_id": entry.object_id, "order_exists": entry.order_exists, "stock_id": entry.stock_id,
+             "sku": entry.sku, "reserved": float(entry.reserved), "expected": float(entry.expected),
+             "compensation": float(entry.compensation)}
+            for entry in found
+        ]  # fmt: skip
+        typer.echo(json.dumps({"inconsistencies": entries}, indent=2))
+    elif found:
+        header = ("object_id", "order", "stock", "sku", "reserved", "expected", "compensation")
+        rows = [
+            (entry.object_id or '""', _flag(entry.order_exists), str(entry.stock_id), entry.sku,
+             _decimal(entry.reserved), _decimal(entry.expected), _decimal(entry.compensation))
+            for entry in found
+        ]  # fmt: skip
+        widths = [max(len(row[column]) for row in [header, *rows]) for column in range(len(header))]
+        for row in [header, *rows]:
+            typer.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    if found:
+        raise _fail(
+            f"{len(found)} inconsistent reservation group(s): "
+            "`openmsi reservations compensate` appends what makes them consistent."
+        )
+    if not as_json:
+        typer.echo("The reservations of every order match its open quantities.")
+
+
+@reservations_app.command("compensate")
+def reservations_compensate() -> None:
+    """Append the manual_compensation reservations that make every inconsistency consistent
+    (one transaction), and print them."""
+    from openmsi.sales import consistency
+    from openmsi.sales.configuration import StockItemConfiguration
+
+    config = StockItemConfiguration.from_settings(get_settings())
+    with _transaction() as session:
+        rows = consistency.compensate(session, config)
+    for row in rows:
+        quantity = _decimal(row.quantity)
+        typer.echo(
+            f"stock {row.stock_id} sku {row.sku}: {'' if quantity.startswith('-') else '+'}{quantity} "
+            f"{row.metadata}"
+        )
+    if rows:
+        typer.echo(f"Appended {len(rows)} compensating reservation(s).")
+    else:
+        typer.echo("Nothing to compensate.")
+
+
+@reservations_app.command("cleanup")
+def reservations_cleanup() -> None:
+    """Delete now what the workers' cleanup job deletes: the reservations of orders with
+    nothing open, per stock and SKU where they sum to 0 (and zero-sum groups naming no order)."""
+    from openmsi.sales import consistency
+
+    with _transaction() as session:
+        deleted = consistency.cleanup(session)
+    typer.echo(f"Deleted {deleted} reservation(s).")

@@ -11,7 +11,9 @@ Hierarchy (HTTP status in brackets), after Magento's ``ErrorProcessor::maskExcep
     ├── CouldNotSave                   [400]
     ├── CouldNotDelete                 [400]
     ├── RouteNotFound                  [404]  "Request does not match any route."
-    └── NotAcceptable                  [406]
+    ├── NotAcceptable                  [406]
+    ├── Conflict                       [409]  openmsi's: an Idempotency-Key still in progress
+    └── UnprocessableContent           [422]  openmsi's: an Idempotency-Key used for another request
 
 The envelope is ``{"message", "errors"?, "parameters"?}`` in that order. ``message`` keeps its
 ``%placeholders``; values travel in ``parameters`` (an object for named placeholders, a list
@@ -125,6 +127,14 @@ class RouteNotFound(MagentoError):
 
 class NotAcceptable(MagentoError):
     status_code = 406
+
+
+class Conflict(MagentoError):
+    status_code = 409
+
+
+class UnprocessableContent(MagentoError):
+    status_code = 422
 
 
 def not_authorized(resource: str) -> Unauthorized:

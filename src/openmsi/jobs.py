@@ -29,6 +29,7 @@ from openmsi.db import insert_ignore
 from openmsi.models import Job, table_of, utcnow
 
 REINDEX_STOCK = "reindex.stock"
+RESERVATIONS_CLEANUP = "reservations.cleanup"
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
 MAX_ATTEMPTS = 10
 # Back-off after the n-th failure: 2, 4, 8 … seconds, at most 10 minutes.
@@ -75,6 +76,23 @@ def enqueue_stock_reindex(session: Session, stock_ids: Iterable[int], reason: st
         for stock_id in sorted(set(stock_ids))
     ]
     insert_ignore(session, jobs, rows)
+
+
+def enqueue_once(
+    session: Session, kind: str, payload: dict[str, Any], *, dedupe_key: str, run_after: datetime
+) -> None:
+    """Queue a job to run at ``run_after`` unless one with this dedupe key is waiting."""
+    row = {
+        "kind": kind,
+        "payload": payload,
+        "status": QUEUED,
+        "run_after": run_after,
+        "attempts": 0,
+        "max_attempts": MAX_ATTEMPTS,
+        "dedupe_key": dedupe_key,
+        "created_at": utcnow(),
+    }
+    insert_ignore(session, jobs, [row])
 
 
 @dataclass(frozen=True)

@@ -106,6 +106,34 @@ ERROR_RESPONSES = {
 }
 
 
+# openmsi's Idempotency-Key (spec orders.md), on every write that has a user to keep keys for.
+WRITE_METHODS = frozenset({"POST", "PUT", "DELETE"})
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
+    "description": (
+        "Makes the write safe to retry: its answer is kept with the key, per admin user, for "
+        "OPENMSI_IDEMPOTENCY_TTL seconds, and a repeat with the same key, method, path and body "
+        "gets it again (header Idempotent-Replayed: true) without writing anything. "
+        "An openmsi addition, not in Magento."
+    ),
+}
+IDEMPOTENT_REPLAYED = {
+    "Idempotent-Replayed": {
+        "description": "`true`: the stored answer of an earlier request with the same Idempotency-Key.",
+        "schema": {"type": "string", "enum": ["true"]},
+    }
+}
+KEYED_ERROR_RESPONSES = {
+    "409": "A request with the same Idempotency-Key is still in progress.",
+    "422": "The Idempotency-Key was used for another request (method, path or body).",
+}
+# Answers that a repeat with the same Idempotency-Key may replay.
+REPLAYABLE = ("200", "400", "404")
+
+
 def document(routes: list[Route], *, title: str, version: str) -> dict[str, Any]:
     """The OpenAPI 3.1 document of the routes, mounted under ``/rest``."""
     components: dict[str, Any] = {}
@@ -142,6 +170,9 @@ def document(routes: list[Route], *, title: str, version: str) -> dict[str, Any]
             }
             for query in route.query
         ]
+        keyed = route.method in WRITE_METHODS and route.resource is not None
+        if keyed:
+            parameters.append(IDEMPOTENCY_KEY)
         if parameters:
             operation["parameters"] = parameters
         if route.body is not None:
@@ -155,13 +186,17 @@ def document(routes: list[Route], *, title: str, version: str) -> dict[str, Any]
                 "content": {"application/json": {"schema": schema_of(route.response)}},
             }
         }
-        for status, description in ERROR_RESPONSES.items():
+        errors = ERROR_RESPONSES | (KEYED_ERROR_RESPONSES if keyed else {})
+        for status, description in errors.items():
             if status == "401" and route.resource is None:
                 continue
             responses[status] = {
                 "description": description,
                 "content": {"application/json": {"schema": error}},
             }
+        if keyed:
+            for status in REPLAYABLE:
+                responses[status]["headers"] = IDEMPOTENT_REPLAYED
         operation["responses"] = responses
         if route.resource is not None:
             operation["security"] = [{"bearer": []}]

@@ -9,9 +9,11 @@ unit of work, a write commits before the answer is sent, a deadlock victim runs 
 database failure becomes the route's Magento error. The token lookup, the parsing, the work and
 the commit are one call of ``Database.run`` in the route's lane: one thread hop at most.
 
-What comes next hooks in here, once for every route: an Idempotency-Key or an event row joins
-the write transaction in ``_write`` (it commits or rolls back with the work); metrics and
-request logs wrap ``serve`` (they see the route, its lane and the answer or error).
+A write that carries an ``Idempotency-Key`` header (spec orders.md) takes a path of its own,
+``_keyed_write``; a write without one runs exactly as before. What comes next hooks in here, once
+for every route: an event row joins the write transaction in ``_run_write`` (it commits or rolls
+back with the work); metrics and request logs wrap ``serve`` (they see the route, its lane and
+the answer or error).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import traceback
 import uuid
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import partial
 from typing import Any
 
@@ -33,10 +36,11 @@ from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Receive, Scope, Send
 
-from openmsi import auth, errors, service_input, webapi
+from openmsi import auth, errors, idempotency, service_input, webapi
 from openmsi.db import Database, Lane, is_retryable
 from openmsi.indexer.service import Indexing
 from openmsi.openapi import QueryParameter
+from openmsi.phpjson import render_json
 from openmsi.settings import Settings
 from openmsi.webapi import MagentoJSONResponse
 
@@ -183,6 +187,10 @@ async def serve(route: Route, request: Request) -> Response:
     if route.steps is not None:
         return MagentoJSONResponse(await _steps(route, context, incoming))
     if route.lane is Lane.WRITE:
+        keys = request.headers.getlist(idempotency.HEADER)
+        if keys and route.resource is not None:
+            # An anonymous route has no user to keep keys for: it ignores the header.
+            return await _keyed_write(route, context, incoming, _keyed(request, keys))
         unit_of_work = partial(_write, route, context, incoming)
     else:
         unit_of_work = partial(_read, route, context, incoming)
@@ -212,17 +220,30 @@ def _read(route: Route, context: Context, incoming: _Incoming) -> Any:
 
 
 def _write(route: Route, context: Context, incoming: _Incoming) -> Any:
-    assert route.work is not None
     if route.resource is not None:
         # The token is checked before the transaction opens, so that a refused request never
         # takes SQLite's write lock.
         with context.database.engine.connect() as connection:
             auth.authorize(connection, incoming.token, route.resource)
-    params = _params(incoming)
+    return _run_write(route, context, _params(incoming), incoming.path)
+
+
+def _run_write(
+    route: Route,
+    context: Context,
+    params: dict[str, Any],
+    path: dict[str, str],
+    before_commit: Callable[[Session, Any], Any] | None = None,
+) -> Any:
+    """The route's work in one transaction, run again when it was a deadlock victim.
+    ``before_commit`` joins the transaction last and turns the work's result into the answer."""
+    assert route.work is not None
     for attempt in range(1, WRITE_ATTEMPTS + 1):
         try:
             with context.database.write_sessions() as session:
-                result = route.work(Call(session, params, incoming.path, context))
+                result = route.work(Call(session, params, path, context))
+                if before_commit is not None:
+                    result = before_commit(session, result)
                 session.commit()
             return result
         except DBAPIError as error:
@@ -237,6 +258,143 @@ def _write(route: Route, context: Context, incoming: _Incoming) -> Any:
             if attempt == WRITE_ATTEMPTS or not isinstance(cause, DBAPIError) or not is_retryable(cause):
                 raise
     raise AssertionError("unreachable")
+
+
+# Idempotency-Key
+#
+# Two units of work. The first, a read (on SQLite off the writer thread, so that it never queues
+# behind the write it may be a repeat of), checks the token and the header and looks the key up:
+# a finished request's answer is replayed from there, a running one is a 409, another request's
+# key a 422. The second, in the write lane, claims the key in a short transaction of its own
+# (committed, so that repeats see it in flight), then runs the work and stores the answer with
+# the key in the work's transaction: both commit, or neither.
+#
+# When the work fails: a Magento error of the work itself (400 validation, 404 no such entity,
+# ...) is the request's answer, stored and replayed like a success, as Stripe does with every
+# answer of a request that began to run, so that one key never gets two different answers. A
+# database failure, or an unexpected error (500), wrote nothing and may well succeed when tried
+# again: the claim is released and a repeat runs the request again. Errors before the key is
+# claimed (token, header, body decoding) store nothing.
+
+
+@dataclass(frozen=True)
+class _Keyed:
+    """What identifies a keyed request, besides its user."""
+
+    header_values: list[str]
+    method: str
+    store_code: str
+    path: str
+
+
+@dataclass(frozen=True)
+class _KeyFound:
+    """The key, once the token and the header were checked and no stored answer applies."""
+
+    user_id: int
+    key: str
+    fingerprint: str
+
+
+class _ClaimLost(Exception):
+    """The key was taken over while the work ran (it outlived OPENMSI_IDEMPOTENCY_LEASE_SECONDS)."""
+
+
+def _keyed(request: Request, header_values: list[str]) -> _Keyed:
+    store_code: str = request.scope.get("state", {}).get("store_code", "default")
+    return _Keyed(header_values, request.method, store_code, request.scope["path"])
+
+
+async def _keyed_write(route: Route, context: Context, incoming: _Incoming, keyed: _Keyed) -> Response:
+    database = context.database
+    found = await database.run(partial(_look_up_key, route, context, incoming, keyed), Lane.READ)
+    if isinstance(found, idempotency.Answer):
+        return _answer(found, replayed=True)
+    answer, replayed = await database.run(partial(_run_keyed, route, context, incoming, found), Lane.WRITE)
+    return _answer(answer, replayed)
+
+
+def _answer(answer: idempotency.Answer, replayed: bool) -> Response:
+    # The stored bytes as they are: a replay is the first answer byte for byte.
+    headers = {idempotency.REPLAYED_HEADER: "true"} if replayed else None
+    return Response(answer.body, answer.status, headers=headers, media_type=JSON_UTF8)
+
+
+def _look_up_key(
+    route: Route, context: Context, incoming: _Incoming, keyed: _Keyed
+) -> _KeyFound | idempotency.Answer:
+    assert route.resource is not None
+    with context.database.read_sessions() as session:
+        principal = auth.authorize(session.connection(), incoming.token, route.resource)
+        key = idempotency.parse_key(keyed.header_values)
+        fingerprint = idempotency.fingerprint(
+            keyed.method, keyed.store_code, keyed.path, incoming.query_string, incoming.body
+        )
+        stored = idempotency.look_up(session, principal.user_id, key, fingerprint)
+    return stored if stored is not None else _KeyFound(principal.user_id, key, fingerprint)
+
+
+def _run_keyed(
+    route: Route, context: Context, incoming: _Incoming, found: _KeyFound
+) -> tuple[idempotency.Answer, bool]:
+    """Claim the key, run the work, store its answer; the answer and whether it is a replay."""
+    settings = context.settings
+    params = _params(incoming)
+    claimed = _claim_key(route, context, found)
+    if isinstance(claimed, idempotency.Answer):
+        return claimed, True  # finished by a concurrent repeat since the look-up
+    ttl = timedelta(seconds=settings.idempotency_ttl)
+
+    def store_answer(session: Session, result: Any) -> idempotency.Answer:
+        answer = idempotency.Answer(200, render_json(result))
+        if not idempotency.finish(session, claimed, answer, ttl):
+            raise _ClaimLost()
+        return answer
+
+    try:
+        return _run_write(route, context, params, incoming.path, store_answer), False
+    except _ClaimLost:
+        raise idempotency.in_progress(found.key) from None
+    except errors.MagentoError as error:
+        if isinstance(error.__cause__, DBAPIError):
+            _settle_claim(context, claimed, None)
+        else:
+            answer = idempotency.Answer(error.status_code, render_json(error.envelope()))
+            _settle_claim(context, claimed, answer)
+        raise
+    except BaseException:
+        _settle_claim(context, claimed, None)
+        raise
+
+
+def _claim_key(route: Route, context: Context, found: _KeyFound) -> idempotency.Claim | idempotency.Answer:
+    lease = timedelta(seconds=context.settings.idempotency_lease_seconds)
+    for attempt in range(1, WRITE_ATTEMPTS + 1):
+        try:
+            # Committed at once: repeats must see the key in flight while the work runs.
+            with context.database.write_sessions.begin() as session:
+                return idempotency.claim(session, found.user_id, found.key, found.fingerprint, lease)
+        except DBAPIError as error:
+            # Concurrent takeovers of one expired key can deadlock on MariaDB (both hold the
+            # duplicate-key check's shared lock and want the row): the victim looks again.
+            if attempt == WRITE_ATTEMPTS or not is_retryable(error):
+                raise _database_failure(route, error) from error
+    raise AssertionError("unreachable")
+
+
+def _settle_claim(context: Context, claimed: idempotency.Claim, answer: idempotency.Answer | None) -> None:
+    """After a failed work: store its Magento error as the key's answer, or (``None``) release
+    the key. When the database refuses this too, the key stays in flight until its lease ends,
+    and a repeat then runs the request again."""
+    ttl = timedelta(seconds=context.settings.idempotency_ttl)
+    try:
+        with context.database.write_sessions.begin() as session:
+            if answer is None:
+                idempotency.release(session, claimed)
+            else:
+                idempotency.finish(session, claimed, answer, ttl)
+    except DBAPIError:
+        logger.exception("could not settle Idempotency-Key %r after a failed write", claimed.key)
 
 
 async def _steps(route: Route, context: Context, incoming: _Incoming) -> Any:

@@ -63,6 +63,16 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = Field(default=0.25, gt=0)
     # Days finished jobs are kept for inspection before workers delete them.
     job_retention_days: float = Field(default=7, ge=0)
+    # Seconds a write's answer is kept under its Idempotency-Key (spec orders.md): a repeat within
+    # that time gets the stored answer; after it the key may be used again. Workers delete
+    # expired keys.
+    idempotency_ttl: int = Field(default=86400, ge=1)
+    # Seconds a write owns its Idempotency-Key while it runs; a key still unfinished after that
+    # is taken to be abandoned (its process was killed) and a repeat runs the request again.
+    # Keep it well above the longest write.
+    idempotency_lease_seconds: float = Field(default=300, gt=0)
+    # Seconds between two runs of the reservation cleanup job (Magento: a daily cron job).
+    reservation_cleanup_interval_seconds: float = Field(default=86400, gt=0)
     # The largest request body accepted, in bytes (413 above it). 64 MiB takes a bulk save of
     # about 900,000 source items (a 20 MB body holds about 280,000) and bounds what one request
     # may make the process decode and hold.

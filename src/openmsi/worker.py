@@ -9,8 +9,13 @@ Three transactions per job, each short and committed here:
 3. on failure, the back-off or the ``failed`` mark (``jobs.mark_failed``), after the handler's
    transaction was rolled back.
 
+When no job is due, a worker deletes a batch of finished jobs past their retention and one of
+expired Idempotency-Keys (``idempotency.purge_expired``).
+
 ``openmsi worker`` runs ``Worker.run_forever`` in its own process; ``openmsi serve`` runs it in a
-thread when the worker is embedded (SQLite by default).
+thread when the worker is embedded (SQLite by default). ``run_forever`` first runs the
+``startup`` statements, each in a transaction of its own: they queue recurring jobs (the
+reservation cleanup) that are not queued yet.
 """
 
 from __future__ import annotations
@@ -21,19 +26,21 @@ import socket
 import threading
 import traceback
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from openmsi import jobs
+from openmsi import idempotency, jobs
 from openmsi.db import Database
 
 log = logging.getLogger(__name__)
 
 # A handler does the job's work in the session it is given and never commits.
 Handler = Callable[[Session, dict[str, Any]], None]
+# Run once when a worker starts, in a transaction the worker commits.
+Startup = Callable[[Session], None]
 
 
 def new_worker_id() -> str:
@@ -52,6 +59,7 @@ class Worker:
         poll_seconds: float,
         retention: timedelta,
         worker_id: str | None = None,
+        startup: Sequence[Startup] = (),
     ) -> None:
         self.database = database
         self.handlers = handlers
@@ -59,6 +67,7 @@ class Worker:
         self.poll_seconds = poll_seconds
         self.retention = retention
         self.worker_id = worker_id or new_worker_id()
+        self.startup = tuple(startup)
         self.stopping = threading.Event()
 
     def run_once(self) -> bool:
@@ -95,12 +104,20 @@ class Worker:
         return count
 
     def run_forever(self) -> None:
+        for statement in self.startup:
+            try:
+                with self.database.write_sessions.begin() as session:
+                    statement(session)
+            except Exception:
+                log.exception("worker %s: a start-up statement failed", self.worker_id)
         while not self.stopping.is_set():
             try:
-                ran = self.run_until_idle()
-                if not ran:
+                self.run_until_idle()
+                # No job is due now (or the worker is stopping): the idle-time housekeeping.
+                if not self.stopping.is_set():
                     with self.database.write_sessions.begin() as session:
                         jobs.purge_finished(session, self.retention)
+                        idempotency.purge_expired(session)
             except Exception:
                 # A lost connection or a locked database: wait and try again, never die.
                 log.exception("worker %s: could not poll for jobs", self.worker_id)

@@ -43,6 +43,7 @@ from openmsi.indexer.service import Indexing
 from openmsi.models import Reservation
 from openmsi.orders import repository as orders_repository
 from openmsi.orders import service as orders_service
+from openmsi.sales import consistency
 from openmsi.settings import Settings
 from order_helpers import ORDERS, order_body, reserved, salable_qty, stored_orders
 
@@ -412,6 +413,9 @@ def test_mixed_traffic_keeps_index_and_reservations_consistent(
     assert statuses.count(200) > len(statuses) // 4, statuses
     assert index_differences(session, settings) == []
     _assert_reservations_match_open_quantities(client, auth_headers, session)
+    # What `openmsi reservations inconsistencies` reports.
+    session.rollback()
+    assert consistency.inconsistencies(session) == []
 
 
 def _assert_reservations_match_open_quantities(

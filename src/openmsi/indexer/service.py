@@ -39,6 +39,17 @@ serialises writers and none of these statements is sent):
 4. ``job`` rows: rebuilds are queued last, by stock id (the dedupe key's unique index), and a
    rebuild closes its stock's failed jobs after writing the rows.
 
+``sales.reservations.append_reservations`` takes the stocks it reserves in exclusive, then
+writes reservations and index rows; so does ``openmsi reservations compensate``: it takes the
+stocks of the wrong reservation groups, reads the groups again, then appends
+(sales.consistency.compensate). The reservation cleanup
+takes nothing at levels 1 and 2: it deletes by primary key reservation rows (level 3) whose
+groups sum to 0, which changes no (stock, SKU) sum, so neither index rows nor their writers
+need to wait for it (sales.consistency.cleanup).
+Bulk operations (inventory.bulk) are source-item writers of all their sources
+(source_items.lock_item_sources); transfers, whose new quantities depend on the old ones, also
+read the items they rewrite FOR UPDATE at level 3, in (source, SKU) order, before writing them.
+
 Where writers wait: an exclusive source lock (1) holds the source's item writers for the
 length of a link change or enable/disable, which is why those apply deltas that read only the
 changed source's items (``repository.apply_source_delta``); a stock lock (2) held by a rebuild
@@ -203,12 +214,19 @@ def job_handlers(config: StockItemConfiguration) -> dict[str, Handler]:
 
 
 def make_worker(database: Database, settings: Settings) -> Worker:
+    """A worker that runs rebuilds and the recurring reservation cleanup."""
+    # Imported here: sales.consistency appends reservations, which imports this module.
+    from openmsi.sales.consistency import CleanupSchedule
+
+    cleanup = CleanupSchedule(timedelta(seconds=settings.reservation_cleanup_interval_seconds))
+    handlers = job_handlers(StockItemConfiguration.from_settings(settings))
     return Worker(
         database,
-        job_handlers(StockItemConfiguration.from_settings(settings)),
+        {**handlers, jobs.RESERVATIONS_CLEANUP: cleanup.run_job},
         lease=timedelta(seconds=settings.job_lease_seconds),
         poll_seconds=settings.worker_poll_seconds,
         retention=timedelta(days=settings.job_retention_days),
+        startup=[cleanup.ensure_scheduled],
     )
 
 

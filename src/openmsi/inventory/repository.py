@@ -318,3 +318,84 @@ def delete_source_items(session: Session, pairs: Sequence[tuple[str, str]]) -> N
     params = [{"code": code, "item_sku": sku} for code, sku in pairs]
     session.execute(_DELETE_SOURCE_ITEM, params)
     session.execute(_DELETE_LOW_QUANTITY, params)
+
+
+def add_source_items(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert the rows whose (source_code, sku) pair does not exist yet; an existing pair, also
+    one a concurrent writer inserted meanwhile, keeps its quantity and status."""
+    db.insert_ignore(session, SOURCE_ITEM_TABLE, rows)
+
+
+# Bulk operations (inventory.bulk): SKU lists of any length, a few thousand keys per statement
+# (far below SQLite's 32,766 bound variables; one array on PostgreSQL, see db.in_keys).
+BULK_CHUNK = 5000
+
+
+def _bulk_chunks(values: Sequence[str]) -> list[Sequence[str]]:
+    values = sorted(set(values))
+    return [values[start : start + BULK_CHUNK] for start in range(0, len(values), BULK_CHUNK)]
+
+
+def stored_skus(session: Session, skus: Sequence[str]) -> set[str]:
+    """Every spelling under which source items store these SKUs (compared case-insensitively)."""
+    found: set[str] = set()
+    column = SOURCE_ITEM_TABLE.c.sku
+    for chunk in _bulk_chunks(skus):
+        found.update(session.scalars(select(column).where(db.in_keys(session, column, chunk)).distinct()))
+    return found
+
+
+def source_items_of(
+    session: Session, source_codes: Sequence[str], skus: Sequence[str], *, lock: bool = False
+) -> list[Any]:
+    """The (source_code, sku, quantity, status) items of these SKUs on these sources; ``lock``
+    takes their row locks (level 3 of the lock order, in (source, SKU) order) so that nobody
+    changes them before the transaction ends."""
+    items = SOURCE_ITEM_TABLE
+    rows: list[Any] = []
+    if not source_codes:
+        return rows
+    for chunk in _bulk_chunks(skus):
+        query = (
+            select(items.c.source_code, items.c.sku, items.c.quantity, items.c.status)
+            .where(items.c.source_code.in_(list(source_codes)), db.in_keys(session, items.c.sku, chunk))
+            .order_by(items.c.source_code, items.c.sku)
+        )
+        if lock:
+            query = query.with_for_update()
+        rows.extend(session.execute(query))
+    return rows
+
+
+# Low-quantity notification settings touched by bulk operations (their own routes are in
+# low_quantity.repository).
+
+
+def low_quantity_settings_of(session: Session, source_code: str, skus: Sequence[str]) -> list[Any]:
+    """The (sku, notify_stock_qty) settings of these SKUs at the source."""
+    table = LOW_QUANTITY_TABLE
+    rows: list[Any] = []
+    for chunk in _bulk_chunks(skus):
+        query = select(table.c.sku, table.c.notify_stock_qty).where(
+            table.c.source_code == source_code, db.in_keys(session, table.c.sku, chunk)
+        )
+        rows.extend(session.execute(query))
+    return rows
+
+
+def add_low_quantity_settings(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert settings whose (source_code, sku) pair has none yet; existing ones are kept."""
+    db.insert_ignore(session, LOW_QUANTITY_TABLE, rows)
+
+
+def delete_low_quantity_settings(session: Session, source_codes: Sequence[str], skus: Sequence[str]) -> None:
+    """Delete the settings of these SKUs at these sources."""
+    table = LOW_QUANTITY_TABLE
+    if not source_codes:
+        return
+    for chunk in _bulk_chunks(skus):
+        session.execute(
+            delete(table).where(
+                table.c.source_code.in_(list(source_codes)), db.in_keys(session, table.c.sku, chunk)
+            )
+        )

@@ -1,4 +1,5 @@
-"""Magento's InventoryApi routes (``InventoryApi/etc/webapi.xml``), one service call each.
+"""Magento's InventoryApi routes (``InventoryApi/etc/webapi.xml``) and InventoryCatalogApi's bulk
+routes (``InventoryCatalogApi/etc/webapi.xml``), one service call each.
 
 Each route names its ACL resource, its lane, its Magento shapes and the work to do with the
 call's session and parameters; ``runtime.serve`` does the rest (token, input, transaction,
@@ -11,7 +12,7 @@ from typing import Any
 
 from openmsi import errors, openapi, search_criteria, service_input
 from openmsi.db import Lane
-from openmsi.inventory import schemas, source_items
+from openmsi.inventory import bulk, schemas, source_items
 from openmsi.inventory import service as inventory_service
 from openmsi.runtime import VOID, Call, Router
 
@@ -23,6 +24,8 @@ STOCK_DELETE = "Magento_InventoryApi::stock_delete"
 STOCK_SOURCE_LINK = "Magento_InventoryApi::stock_source_link"
 SALES_STOCK = "Magento_InventorySalesApi::stock"
 SOURCE_ITEM_ASSIGN = "Magento_InventoryApi::stock_source_item_assign"
+# The bulk routes use the catalog's resource (acl.md).
+PRODUCTS = "Magento_Catalog::products"
 
 PREFIX = "/V1/inventory"
 router = Router()
@@ -307,4 +310,96 @@ def save_source_items(call: Call) -> Any:
 def delete_source_items(call: Call) -> Any:
     """Delete source items; missing pairs are ignored (SourceItemsDeleteInterface)."""
     source_items.delete_source_items(call.session, call.context.indexing, _source_items(call))
+    return VOID
+
+
+# Bulk operations (InventoryCatalogApi)
+
+
+def _string_list(name: str) -> service_input.Parameter:
+    return service_input.Parameter(
+        name, lambda raw: service_input.convert_list(raw, "string", parameter=name)
+    )
+
+
+def _scalar(name: str, type_name: str) -> service_input.Parameter:
+    return service_input.Parameter(name, lambda raw: service_input.convert_scalar(raw, type_name))
+
+
+@router.route(
+    "POST",
+    PREFIX + "/bulk-product-source-assign",
+    PRODUCTS,
+    Lane.WRITE,
+    body=schemas.BulkSourceAssignBody,
+    response=int,
+    database_error=(errors.CouldNotSave, "Could not assign Sources"),
+)
+def bulk_source_assign(call: Call) -> Any:
+    """Assign sources to SKUs; answers the number of new source items (BulkSourceAssignInterface)."""
+    skus, source_codes = service_input.resolve_parameters(
+        call.params, _string_list("skus"), _string_list("sourceCodes")
+    )
+    return bulk.assign_sources(call.session, call.context.indexing, skus, source_codes)
+
+
+@router.route(
+    "POST",
+    PREFIX + "/bulk-product-source-unassign",
+    PRODUCTS,
+    Lane.WRITE,
+    body=schemas.BulkSourceUnassignBody,
+    response=int,
+    database_error=(errors.CouldNotDelete, "Could not unassign Sources"),
+)
+def bulk_source_unassign(call: Call) -> Any:
+    """Unassign sources from SKUs; answers the number of deleted items (BulkSourceUnassignInterface)."""
+    skus, source_codes = service_input.resolve_parameters(
+        call.params, _string_list("skus"), _string_list("sourceCodes")
+    )
+    return bulk.unassign_sources(call.session, call.context.indexing, skus, source_codes)
+
+
+@router.route(
+    "POST",
+    PREFIX + "/bulk-product-source-transfer",
+    PRODUCTS,
+    Lane.WRITE,
+    body=schemas.BulkInventoryTransferBody,
+    response=bool,
+    database_error=(errors.CouldNotSave, "Could not transfer inventory"),
+)
+def bulk_inventory_transfer(call: Call) -> Any:
+    """Move SKUs' whole quantities from one source to another (BulkInventoryTransferInterface)."""
+    skus, origin, destination, unassign = service_input.resolve_parameters(
+        call.params,
+        _string_list("skus"),
+        _scalar("originSource", "string"),
+        _scalar("destinationSource", "string"),
+        _scalar("unassignFromOrigin", "bool"),
+    )
+    return bulk.transfer_inventory(call.session, call.context.indexing, skus, origin, destination, unassign)
+
+
+@router.route(
+    "POST",
+    PREFIX + "/bulk-partial-source-transfer",
+    PRODUCTS,
+    Lane.WRITE,
+    body=schemas.BulkPartialInventoryTransferBody,
+    response=openapi.Void,
+    database_error=(errors.CouldNotSave, "Could not transfer inventory"),
+)
+def bulk_partial_inventory_transfer(call: Call) -> Any:
+    """Move parts of SKUs' quantities from one source to another (BulkPartialInventoryTransferInterface)."""
+    origin, destination, items = service_input.resolve_parameters(
+        call.params,
+        _scalar("originSourceCode", "string"),
+        _scalar("destinationSourceCode", "string"),
+        service_input.Parameter(
+            "items",
+            lambda raw: service_input.convert_list(raw, schemas.PARTIAL_TRANSFER_ITEM, parameter="items"),
+        ),
+    )
+    bulk.transfer_inventory_partially(call.session, call.context.indexing, origin, destination, items)
     return VOID

@@ -82,6 +82,11 @@ SOURCE_ITEM = ObjectSpec(
     ),
 )
 
+# PartialInventoryTransferItemInterface: both fields are required (checked by inventory.bulk).
+PARTIAL_TRANSFER_ITEM = ObjectSpec(
+    "partial_inventory_transfer_item", (Field("sku", "string"), Field("qty", "float"))
+)
+
 # Optional string fields of SourceInterface, in output order around the required ones.
 _OPTIONAL_BEFORE_ENABLED = ("email", "contact_name")
 _OPTIONAL_ADDRESS = ("region", "city", "street")
@@ -274,3 +279,36 @@ class SourceItemsBody(BaseModel):
 
 class SourceItemsDeleteBody(BaseModel):
     sourceItems: list[SourceItemKey]  # Magento's parameter name
+
+
+# Bulk operations (InventoryCatalogApi's service methods; Magento's parameter names)
+
+
+class BulkSourceAssignBody(BaseModel):
+    skus: list[str]
+    sourceCodes: list[str]
+
+
+class BulkSourceUnassignBody(BaseModel):
+    skus: list[str]
+    sourceCodes: list[str]
+
+
+class BulkInventoryTransferBody(BaseModel):
+    skus: list[str]
+    originSource: str
+    destinationSource: str
+    unassignFromOrigin: bool
+
+
+class PartialInventoryTransferItemData(BaseModel):
+    """PartialInventoryTransferItemInterface."""
+
+    sku: str
+    qty: float
+
+
+class BulkPartialInventoryTransferBody(BaseModel):
+    originSourceCode: str
+    destinationSourceCode: str
+    items: list[PartialInventoryTransferItemData]

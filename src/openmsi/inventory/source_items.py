@@ -7,6 +7,7 @@ statement executed for the whole batch, never a query per item.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
@@ -62,7 +63,7 @@ def _first_error_message(problem: ErrorDetail) -> str:
     return message
 
 
-def _quantity(value: float) -> Decimal | None:
+def stored_quantity(value: float) -> Decimal | None:
     """The value as decimal(12,4) stores it, or None when the column cannot hold it."""
     try:
         quantity = Decimal(repr(float(value))).quantize(FOUR_PLACES, rounding=ROUND_HALF_UP)
@@ -88,7 +89,7 @@ def save_source_items(session: Session, indexing: Indexing, items: list[dict[str
     rows: dict[tuple[str, str], dict[str, Any]] = {}
     for item in items:
         code = canonical.get(item["source_code"].lower())
-        quantity = _quantity(item["quantity"])
+        quantity = stored_quantity(item["quantity"])
         if code is None or quantity is None or len(item["sku"]) > SKU_LENGTH or len(code) > CODE_LENGTH:
             raise could_not_save
         # The same pair twice: the later one wins, as in Magento's multi-row upsert.
@@ -99,11 +100,8 @@ def save_source_items(session: Session, indexing: Indexing, items: list[dict[str
             "status": int(item["status"]),
         }
     ordered = [rows[key] for key in sorted(rows)]
-    source_codes = sorted({row["source_code"] for row in ordered})
-    indexer.lock_sources_shared(session, source_codes)
-    stock_ids = indexer.stocks_of_sources(session, source_codes)
-    repository.upsert_source_items(session, ordered)
-    indexer.refresh_items(session, indexing, stock_ids, [row["sku"] for row in ordered], items_removed=False)
+    stock_ids = lock_item_sources(session, [row["source_code"] for row in ordered])
+    write_source_items(session, indexing, stock_ids, saved=ordered)
 
 
 def delete_source_items(session: Session, indexing: Indexing, items: list[dict[str, Any]]) -> None:
@@ -115,8 +113,38 @@ def delete_source_items(session: Session, indexing: Indexing, items: list[dict[s
     if not items:
         raise errors.InputError("Input data is empty")
     pairs = item_keys(items)
-    source_codes = sorted({code for code, _ in pairs})
-    indexer.lock_sources_shared(session, source_codes)
-    stock_ids = indexer.stocks_of_sources(session, source_codes)
-    repository.delete_source_items(session, pairs)
-    indexer.refresh_items(session, indexing, stock_ids, [sku for _, sku in pairs])
+    stock_ids = lock_item_sources(session, [code for code, _ in pairs])
+    write_source_items(session, indexing, stock_ids, deleted=pairs)
+
+
+# The write path of every source-item writer (these routes and the bulk ones, inventory.bulk),
+# in the lock order of indexer.service.
+
+
+def lock_item_sources(session: Session, source_codes: Sequence[str]) -> list[int]:
+    """Levels 1 and 2 of the lock order for a writer of these sources' items: the source rows
+    SHARED, then every stock linked to them (exclusive, by id). Returns the stocks' ids."""
+    codes = sorted(set(source_codes))
+    indexer.lock_sources_shared(session, codes)
+    return indexer.stocks_of_sources(session, codes)
+
+
+def write_source_items(
+    session: Session,
+    indexing: Indexing,
+    stock_ids: Sequence[int],
+    *,
+    saved: Sequence[dict[str, Any]] = (),
+    added: Sequence[dict[str, Any]] = (),
+    deleted: Sequence[tuple[str, str]] = (),
+) -> None:
+    """Level 3, after ``lock_item_sources``: upsert the ``saved`` rows, insert the ``added`` rows
+    whose pair does not exist yet (an existing pair is left as it is), delete the ``deleted``
+    (source_code, sku) pairs with their low-quantity settings; then refresh the index rows of
+    all their SKUs in those stocks, in the same transaction. Rows and pairs come in (source,
+    SKU) order, so that concurrent writers lock item rows in one order."""
+    repository.upsert_source_items(session, saved)
+    repository.add_source_items(session, added)
+    repository.delete_source_items(session, deleted)
+    skus = [row["sku"] for row in (*saved, *added)] + [sku for _, sku in deleted]
+    indexer.refresh_items(session, indexing, stock_ids, skus, items_removed=bool(deleted))
