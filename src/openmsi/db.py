@@ -452,8 +452,13 @@ def insert_ignore_returning(session: Session, table: Table, row: Mapping[str, An
     """``insert_ignore`` of one row that answers its ``column`` (a generated id), or None when
     the row collided with a unique key: one round trip where an insert and a read would take
     two (RETURNING: PostgreSQL, SQLite 3.35+, MariaDB 10.5+)."""
-    statement = _insert_ignore_statement(session.get_bind().dialect.name, table)
-    return session.execute(statement.returning(table.c[column]), dict(row)).scalar()
+    statement = _insert_ignore_returning_statement(session.get_bind().dialect.name, table, column)
+    return session.execute(statement, dict(row)).scalar()
+
+
+@lru_cache(maxsize=16)
+def _insert_ignore_returning_statement(backend: str, table: Table, column: str) -> Any:
+    return _insert_ignore_statement(backend, table).returning(table.c[column])
 
 
 def sync_id_sequence(session: Session, table: Table, column: str) -> None:

@@ -49,7 +49,6 @@ from openmsi.orders import repository
 from openmsi.orders import schemas as order_schemas
 from openmsi.orders.repository import LineRecord, OrderRecord
 from openmsi.phpjson import php_number
-from openmsi.sales import repository as sales_repository
 from openmsi.sales import reservations, salable
 from openmsi.sales.configuration import StockItemConfiguration
 from openmsi.search_criteria import SearchCriteria
@@ -61,7 +60,6 @@ CLOSED = "closed"
 
 ORDER_NOT_FOUND = 'Order "%1" does not exist.'
 OTHER_CONTENT = 'Order "%1" already exists with other content.'
-NO_LINKED_STOCK = "No linked stock found"
 DUPLICATE_SKU = 'The SKU "%sku" appears in more than one line.'
 QTY_NOT_POSITIVE = 'The quantity of "%sku" must be greater than 0.'
 QTY_TOO_LARGE = 'The quantity of "%sku" can not be more than %max.'
@@ -314,13 +312,11 @@ def place_order(session: Session, indexing: Indexing, data: dict[str, Any]) -> d
     existing = repository.find_order(session, request.increment_id)
     if existing is not None:
         return _retried(session, existing, request)
-    stock, _ = inventory_service.resolve_stock(session, request.channel_type, request.channel_code)
-    stock_id = stock.stock_id
-    skus = [line.sku for line in request.lines]
+    stock_id = inventory_service.resolve_stock_id(session, request.channel_type, request.channel_code)
+    # A stock deleted since (it first had to lose its channels) has no links left: the check
+    # below finds every known SKU not assigned to it.
     indexer.lock_stocks_shared(session, [stock_id])
-    if not sales_repository.stock_exists(session, stock_id):
-        raise errors.NoSuchEntity(NO_LINKED_STOCK)  # deleted since it was resolved
-    indexer.lock_index_rows(session, stock_id, skus)
+    indexer.lock_index_rows(session, stock_id, [line.sku for line in request.lines])
     config = indexing.config
     try:
         _check_salable(session, config, stock_id, request.lines)
