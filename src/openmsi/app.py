@@ -19,6 +19,7 @@ from openmsi.inventory.router import router as inventory_router
 from openmsi.low_quantity.router import router as low_quantity_router
 from openmsi.sales.router import router as sales_router
 from openmsi.settings import Settings, get_settings
+from openmsi.source_selection.router import router as source_selection_router
 from openmsi.store import repository as store_repository
 from openmsi.store.router import router as store_router
 from openmsi.webapi import BodyLimitMiddleware, MagentoPathMiddleware, StoreCodes
@@ -87,8 +88,8 @@ def create_app(settings: Settings | None = None, database: db.Database | None = 
     # routes of a store, come first. No two routers share a path.
     routes = [
         *sales_router.routes, ADMIN_TOKEN,
-        *inventory_router.routes, *export_router.routes, *low_quantity_router.routes, *store_router.routes,
-        *indexer_router.routes,
+        *inventory_router.routes, *source_selection_router.routes, *export_router.routes,
+        *low_quantity_router.routes, *store_router.routes, *indexer_router.routes,
     ]  # fmt: skip
     runtime.mount(app, routes)
 
