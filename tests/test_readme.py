@@ -85,4 +85,9 @@ def test_walkthrough_runs_as_printed(tmp_path: Path) -> None:
     assert printed is not None
     assert json.loads(lines[12]) == json.loads(printed.group(1))
     # Source items ([]), four salable quantities, the link delete ([]), Europe's 24-WB03 again.
-    assert lines[13:] == ["[]", "70", "44", "30", "40", "[]", "15"]
+    assert lines[13:20] == ["[]", "70", "44", "30", "40", "[]", "15"]
+    # Source selection by priority, then by fewest-splits, as the README prints them.
+    section = README.read_text().split("## Walkthrough", 1)[1].split("\n## ", 1)[0]
+    selections = re.findall(r"```json\n(.*?)\n```", section, flags=re.S)[1:]
+    assert len(lines) == 22 and len(selections) == 2
+    assert [json.loads(line) for line in lines[20:]] == [json.loads(block) for block in selections]
