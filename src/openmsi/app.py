@@ -85,11 +85,12 @@ def create_app(settings: Settings | None = None, database: db.Database | None = 
     # Straight into the app: each extra level of included routers makes FastAPI match the routes
     # before the chosen one again on every request.
     # Matched in this order, one route after the other: the salability reads, the hottest
-    # routes of a store, come first. No two routers share a path.
+    # routes of a store, come first, then source selection (asked for every shipment). No two
+    # routers share a path.
     routes = [
-        *sales_router.routes, ADMIN_TOKEN,
-        *inventory_router.routes, *source_selection_router.routes, *export_router.routes,
-        *low_quantity_router.routes, *store_router.routes, *indexer_router.routes,
+        *sales_router.routes, ADMIN_TOKEN, *source_selection_router.routes,
+        *inventory_router.routes, *export_router.routes, *low_quantity_router.routes, *store_router.routes,
+        *indexer_router.routes,
     ]  # fmt: skip
     runtime.mount(app, routes)
 

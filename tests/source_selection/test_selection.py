@@ -608,7 +608,10 @@ def test_fewest_splits_says_what_it_cannot_ship(
 
 
 def _candidates(*rows: tuple[str, str, str]) -> list[Candidate]:
-    return [Candidate(n, code, sku, Decimal(qty)) for n, (code, sku, qty) in enumerate(rows, start=1)]
+    return [
+        Candidate((int(code[1:]), 0), n, code, sku, Decimal(qty))
+        for n, (code, sku, qty) in enumerate(rows, start=1)
+    ]
 
 
 def test_fewest_splits_prefers_sources_already_shipping_for_a_split_line() -> None:

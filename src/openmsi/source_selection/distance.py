@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from openmsi import errors
 from openmsi.source_selection import repository
-from openmsi.source_selection.repository import LinkedSource
+from openmsi.source_selection.repository import SourcePlace
 
 OFFLINE = "offline"
 GOOGLE = "google"
@@ -106,7 +106,7 @@ def _lookup(session: Session, provider: str, address: Address, *, many: bool) ->
     return points
 
 
-def source_lat_lng(session: Session, provider: str, source: LinkedSource) -> LatLng:
+def source_lat_lng(session: Session, provider: str, source: SourcePlace) -> LatLng:
     """``GetLatLngFromSource``: the source's own coordinates when both are set and not zero,
     else its address geocoded (missing parts as empty strings)."""
     if source.latitude and source.longitude:
@@ -122,8 +122,8 @@ def source_lat_lng(session: Session, provider: str, source: LinkedSource) -> Lat
 
 
 def sort_by_distance(
-    session: Session, provider: str, sources: Sequence[LinkedSource], destination: LatLng | Address
-) -> list[LinkedSource]:
+    session: Session, provider: str, sources: Sequence[SourcePlace], destination: LatLng | Address
+) -> list[SourcePlace]:
     """``DistanceBasedAlgorithm::getEnabledSourcesOrderedByDistanceByStockId``: the sources
     nearest first (ties keep priority order), then, in priority order, those whose distance
     could not be computed.
@@ -143,8 +143,8 @@ def sort_by_distance(
             return list(sources)
     else:
         target = destination
-    measured: list[tuple[float, LinkedSource]] = []
-    aside: list[LinkedSource] = []
+    measured: list[tuple[float, SourcePlace]] = []
+    aside: list[SourcePlace] = []
     for source in sources:
         try:
             measured.append((distance(provider, source_lat_lng(session, provider, source), target), source))

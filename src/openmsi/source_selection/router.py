@@ -4,6 +4,7 @@ source-selection.md. All are reads: selection deducts nothing."""
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal
 from typing import Any
 
@@ -53,14 +54,45 @@ def _coordinates(data: dict[str, Any]) -> LatLng:
     return LatLng(data["latitude"], data["longitude"])
 
 
-def _inventory_request(raw: Any) -> tuple[int, list[ItemRequest], Destination]:
-    data = service_input.convert_object(raw, schemas.INVENTORY_REQUEST)
-    _required(data, "stockId", "items")
+def _plain_items(raw: Any) -> list[ItemRequest] | None:
+    """The items of an ``inventoryRequest`` whose items are all ``{"sku": string, "qty":
+    number}``, as ``service_input`` would convert them, or None to let it convert (and refuse)
+    anything else: an order's lines are the one part of a request that grows with it."""
+    if not isinstance(raw, dict) or [
+        key for key in raw if service_input.upper_camel_case(key) == "Items"
+    ] != ["items"]:
+        return None
+    elements = raw["items"]
+    if not isinstance(elements, list):
+        return None
     items = []
-    for element in data["items"]:
-        _required(element, "sku", "qty")
+    for element in elements:
+        if type(element) is not dict or len(element) != 2:
+            return None
+        sku, qty = element.get("sku"), element.get("qty")
+        if type(sku) is not str or not (
+            (type(qty) is float and math.isfinite(qty)) or (type(qty) is int and abs(qty) < 2**53)
+        ):
+            return None
         # The float as PHP holds it: 8.5 stays 8.5, 0.1 is 0.1.
-        items.append(ItemRequest(element["sku"], Decimal(repr(element["qty"]))))
+        items.append(ItemRequest(sku, Decimal(repr(float(qty)))))
+    return items
+
+
+def _inventory_request(raw: Any) -> tuple[int, list[ItemRequest], Destination]:
+    items = _plain_items(raw)
+    if items is None:
+        data = service_input.convert_object(raw, schemas.INVENTORY_REQUEST)
+        _required(data, "stockId", "items")
+        items = []
+        for element in data["items"]:
+            _required(element, "sku", "qty")
+            items.append(ItemRequest(element["sku"], Decimal(repr(element["qty"]))))
+    else:
+        data = service_input.convert_object(
+            {k: v for k, v in raw.items() if k != "items"}, schemas.INVENTORY_REQUEST
+        )
+        _required(data, "stockId")
     extension = data.get("extension_attributes") or {}
     address = extension.get("destination_address")
     coordinates = extension.get("destination_coordinates")

@@ -10,6 +10,7 @@ fields"). openmsi matches their keys as it matches every data object's, so ``sto
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -55,13 +56,19 @@ def result_data(result: SelectionResult) -> dict[str, Any]:
             {
                 "source_code": item.source_code,
                 "sku": item.sku,
-                "qty_to_deduct": php_number(item.qty_to_deduct),
-                "qty_available": php_number(item.qty_available),
+                "qty_to_deduct": _number(item.qty_to_deduct),
+                "qty_available": _number(item.qty_available),
             }
             for item in result.items
         ],
         "shippable": result.shippable,
     }
+
+
+def _number(value: Decimal) -> int | float:
+    """``phpjson.php_number`` for a Decimal, without its checks: an answer lists many."""
+    number = float(value)
+    return int(number) if number.is_integer() else number
 
 
 def lat_lng_data(point: LatLng) -> dict[str, Any]:

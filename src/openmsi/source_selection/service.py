@@ -23,9 +23,10 @@ quantity to deduct from it (0 included), and whether every requested quantity is
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import NamedTuple
 
 from sqlalchemy.orm import Session
 
@@ -33,7 +34,7 @@ from openmsi import errors
 from openmsi.inventory.service import STOCK_ID_MAX
 from openmsi.source_selection import distance, repository
 from openmsi.source_selection.distance import Address, LatLng
-from openmsi.source_selection.repository import Candidate
+from openmsi.source_selection.repository import Candidate, SourcePlace
 
 PRIORITY = "priority"
 DISTANCE = "distance"
@@ -45,6 +46,7 @@ STOCK_NOT_FOUND = 'Stock with id "%value" does not exist.'
 QTY_NEGATIVE = 'The quantity requested of "%sku" is negative: a quantity must be 0 or more.'
 # GetDefaultSortedSourcesResult::isZero: what remains below this counts as covered.
 EPSILON = Decimal("0.0000001")
+ZERO = Decimal(0)
 
 
 @dataclass(frozen=True)
@@ -96,8 +98,7 @@ class Destination:
     coordinates: LatLng | None = None
 
 
-@dataclass(frozen=True)
-class SelectionItem:
+class SelectionItem(NamedTuple):
     """SourceSelectionItemInterface."""
 
     source_code: str
@@ -148,22 +149,32 @@ def select(
         destination is None or (destination.address is None and destination.coordinates is None)
     ):
         raise errors.MagentoError(NO_DESTINATION)
-    sources = (
-        repository.enabled_sources_by_priority(session, stock_id) if 0 <= stock_id <= STOCK_ID_MAX else None
-    )
-    if sources is None:
+    with_places = algorithm.code == DISTANCE
+    found: list[Candidate] = []
+    places: dict[str, SourcePlace] = {}
+    if 0 <= stock_id <= STOCK_ID_MAX:
+        skus = [item.sku for item in items]
+        found, places = repository.candidates(session, stock_id, skus, with_places=with_places)
+    # Candidates come through the stock's links: finding one proves the stock exists.
+    if not found and not (0 <= stock_id <= STOCK_ID_MAX and repository.stock_exists(session, stock_id)):
         raise errors.NoSuchEntity(STOCK_NOT_FOUND, {"value": stock_id})
     need = demand(items)
-    candidates = repository.in_stock_items(session, stock_id, list(dict.fromkeys(item.sku for item in items)))
+    # Only the sources that hold a candidate can appear in the answer: their priority order.
+    ranks: dict[str, tuple[int, int]] = {}
+    for candidate in found:
+        ranks.setdefault(candidate.source_code, candidate.rank)
+    codes = sorted(ranks, key=ranks.__getitem__)
     if algorithm.code == DISTANCE:
         assert destination is not None
         target = destination.coordinates or destination.address
         assert target is not None
-        sources = distance.sort_by_distance(session, distance_provider, sources, target)
-    codes = [source.source_code for source in sources]
+        nearest = distance.sort_by_distance(
+            session, distance_provider, [places[code] for code in codes], target
+        )
+        codes = [place.source_code for place in nearest]
     if algorithm.code == FEWEST_SPLITS:
-        return fewest_splits(codes, candidates, need)
-    return in_source_order(codes, candidates, need)
+        return fewest_splits(codes, found, need)
+    return in_source_order(codes, found, need)
 
 
 def demand(items: Sequence[ItemRequest]) -> dict[str, Decimal]:
@@ -171,12 +182,8 @@ def demand(items: Sequence[ItemRequest]) -> dict[str, Decimal]:
     requested twice keeps its last quantity, in the place of its first."""
     need: dict[str, Decimal] = {}
     for item in items:
-        need[_key(item.sku)] = item.qty
+        need[item.sku.lower()] = item.qty
     return need
-
-
-def _key(sku: str) -> str:
-    return sku.lower()
 
 
 def sorted_candidates(source_codes: Sequence[str], candidates: Sequence[Candidate]) -> list[Candidate]:
@@ -193,15 +200,22 @@ def in_source_order(
     """``GetDefaultSortedSourcesResult``: each candidate in order gives what it has (never less
     than 0) toward what is still needed of its SKU, and is listed even when it gives nothing."""
     remaining = dict(need)
-    ordered = sorted_candidates(source_codes, candidates)
-
-    def take(candidate: Candidate) -> Decimal:
-        key = _key(candidate.sku)
+    selections = []
+    for candidate in sorted_candidates(source_codes, candidates):
+        key = candidate.sku.lower()
         # `?? 0.0`: an item the database matched although its lower-cased SKU differs (MariaDB's
         # collation also folds accents and trailing spaces) gives nothing.
-        return min(max(candidate.quantity, Decimal(0)), remaining.get(key, Decimal(0)))
+        left = remaining.get(key, ZERO)
+        qty = min(max(candidate.quantity, ZERO), left)
+        remaining[key] = left - qty
+        selections.append(SelectionItem(candidate.source_code, candidate.sku, qty, candidate.quantity))
+    return SelectionResult(tuple(selections), _covered(remaining))
 
-    return _result(ordered, take, remaining, subtract=True)
+
+def _covered(remaining: Mapping[str, Decimal]) -> bool:
+    """``shippable``: what remains of every SKU is below ``GetDefaultSortedSourcesResult::isZero``'s
+    epsilon."""
+    return all(left < EPSILON for left in remaining.values())
 
 
 def fewest_splits(
@@ -232,7 +246,7 @@ def fewest_splits(
     stock_of: dict[int, dict[str, Candidate]] = {}
     for candidate in ordered:
         stock_of.setdefault(position[candidate.source_code.lower()], {}).setdefault(
-            _key(candidate.sku), candidate
+            candidate.sku.lower(), candidate
         )
     open_lines = [key for key, qty in remaining.items() if qty > 0]
     plan: dict[int, Decimal] = {}  # source_item_id → quantity to deduct
@@ -272,27 +286,7 @@ def fewest_splits(
             remaining[key] -= taken
             shipping.add(where)
 
-    def take(candidate: Candidate) -> Decimal:
-        return plan.get(candidate.source_item_id, Decimal(0))
-
-    return _result(ordered, take, remaining, subtract=False)
-
-
-def _result(
-    ordered: Sequence[Candidate],
-    take: Callable[[Candidate], Decimal],
-    remaining: dict[str, Decimal],
-    *,
-    subtract: bool,
-) -> SelectionResult:
-    """The answer: each candidate with what ``take`` gives of it (``subtract``: taken from
-    ``remaining`` as it goes, otherwise already accounted there); shippable when nothing
-    remains (``GetDefaultSortedSourcesResult::isZero``)."""
-    selections = []
-    for candidate in ordered:
-        qty = take(candidate)
-        if subtract:
-            key = _key(candidate.sku)
-            remaining[key] = remaining.get(key, Decimal(0)) - qty
-        selections.append(SelectionItem(candidate.source_code, candidate.sku, qty, candidate.quantity))
-    return SelectionResult(tuple(selections), all(left < EPSILON for left in remaining.values()))
+    selections = tuple(
+        SelectionItem(c.source_code, c.sku, plan.get(c.source_item_id, ZERO), c.quantity) for c in ordered
+    )
+    return SelectionResult(selections, _covered(remaining))
