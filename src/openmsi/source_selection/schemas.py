@@ -54,12 +54,12 @@ def result_data(result: SelectionResult) -> dict[str, Any]:
     return {
         "source_selection_items": [
             {
-                "source_code": item.source_code,
-                "sku": item.sku,
-                "qty_to_deduct": _number(item.qty_to_deduct),
-                "qty_available": _number(item.qty_available),
+                "source_code": source_code,
+                "sku": sku,
+                "qty_to_deduct": _number(qty_to_deduct),
+                "qty_available": _number(qty_available),
             }
-            for item in result.items
+            for source_code, sku, qty_to_deduct, qty_available in result.items
         ],
         "shippable": result.shippable,
     }
