@@ -56,6 +56,11 @@ LEAVES = [
     "openmsi.orders.service",
     "openmsi.orders.repository",
     "openmsi.orders.schemas",
+    "openmsi.source_selection.service",
+    "openmsi.source_selection.repository",
+    "openmsi.source_selection.distance",
+    "openmsi.source_selection.geonames",
+    "openmsi.source_selection.schemas",
 ]
 
 

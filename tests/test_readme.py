@@ -86,26 +86,31 @@ def test_walkthrough_runs_as_printed(tmp_path: Path) -> None:
     assert json.loads(lines[12]) == json.loads(printed.group(1))
     # Source items ([]), four salable quantities, the link delete ([]), Europe's 24-WB03 again.
     assert lines[13:20] == ["[]", "70", "44", "30", "40", "[]", "15"]
+    # Source selection by priority, then by fewest-splits, as the README prints them.
+    section = README.read_text().split("## Walkthrough", 1)[1].split("\n## ", 1)[0]
+    selections = re.findall(r"```json\n(.*?)\n```", section, flags=re.S)[1:3]
+    assert len(selections) == 2
+    assert [json.loads(line) for line in lines[20:22]] == [json.loads(block) for block in selections]
     # The partial transfer ([]) and both stocks' 24-WB01; the refused one and Europe's again.
-    assert lines[20:23] == ["[]", "75", "25"]
+    assert lines[22:25] == ["[]", "75", "25"]
     refused = re.search(
         r"Europe still has 25:\n.*?which prints\n\n```json\n(.*?)\n```", README.read_text(), flags=re.S
     )
     assert refused is not None
-    assert json.loads(lines[23]) == json.loads(refused.group(1))
-    assert lines[24] == "25"
+    assert json.loads(lines[25]) == json.loads(refused.group(1))
+    assert lines[26] == "25"
     # Orders: the placed order and 73, the refused one, the shipment, Baltimore's item and 73.
     orders = README.read_text().split("### Orders: place", 1)[1].split("\n## ", 1)[0]
     printed_order, refused_order, baltimore = (
         json.loads(block) for block in re.findall(r"```json\n(.*?)\n```", orders, flags=re.S)
     )
-    order = json.loads(lines[25])
+    order = json.loads(lines[27])
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", order["created_at"])
     assert order == {**printed_order, "created_at": order["created_at"]}
-    assert lines[26] == "73"
-    assert json.loads(lines[27]) == refused_order
-    shipped = json.loads(lines[28])
+    assert lines[28] == "73"
+    assert json.loads(lines[29]) == refused_order
+    shipped = json.loads(lines[30])
     assert shipped["status"] == "complete"
     assert shipped["items"] == [{**printed_order["items"][0], "qty_shipped": 2, "qty_open": 0}]
-    assert json.loads(lines[29]) == baltimore
-    assert lines[30:] == ["73"]
+    assert json.loads(lines[31]) == baltimore
+    assert lines[32:] == ["73"]
