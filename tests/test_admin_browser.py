@@ -30,7 +30,13 @@ from sqlalchemy import update
 
 from admin_pages import TUTORIAL_ITEMS
 from conftest import ADMIN_PASSWORD, ADMIN_USERNAME, REQUIRE_ENGINES
-from factories import INVENTORY, create_tutorial_sources, create_tutorial_stocks, link_tutorial_sources
+from factories import (
+    INVENTORY,
+    create_tutorial_sources,
+    create_tutorial_stocks,
+    link_tutorial_sources,
+    put_source_items,
+)
 from openmsi import db
 from openmsi.models import AdminSession, utcnow
 
@@ -46,6 +52,9 @@ from selenium.webdriver.support.wait import WebDriverWait  # noqa: E402
 # The README walkthrough's websites (`openmsi website create`).
 README_WEBSITES = (("na_site", "North America Site"), ("eu_site", "Europe Site"))
 DESKTOP = (1280, 900)
+CHROMIUM_ARGUMENTS = (
+    "--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--hide-scrollbars",
+)  # fmt: skip
 PHONE = (390, 844)
 
 
@@ -65,7 +74,7 @@ def browser() -> Iterator[WebDriver]:
     binary, driver_path = _chromium()
     options = webdriver.ChromeOptions()
     options.binary_location = binary
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--hide-scrollbars"):
+    for argument in CHROMIUM_ARGUMENTS:
         options.add_argument(argument)
     options.add_argument(f"--window-size={DESKTOP[0]},{DESKTOP[1]}")
     with pytest.MonkeyPatch.context() as patch:
@@ -82,7 +91,8 @@ def browser() -> Iterator[WebDriver]:
 @pytest.fixture
 def server(engine_name: str, request: pytest.FixtureRequest) -> str:
     if engine_name != "sqlite":
-        pytest.skip("the browser tests run on SQLite (the pages' queries are the REST routes', tested everywhere)")
+        # The pages' queries are the REST routes', which run on every engine.
+        pytest.skip("the browser tests run on SQLite")
     base: str = request.getfixturevalue("live_server")
     return base
 
@@ -99,10 +109,10 @@ def walkthrough(client: TestClient, auth_headers: dict[str, str], database: db.D
     create_tutorial_sources(client, auth_headers)
     create_tutorial_stocks(client, auth_headers)
     link_tutorial_sources(client, auth_headers)
-    response = client.post(f"{INVENTORY}/source-items", json={"sourceItems": TUTORIAL_ITEMS}, headers=auth_headers)
-    assert response.status_code == 200, response.text
+    put_source_items(client, auth_headers, TUTORIAL_ITEMS)
     unlink = {"links": [{"stock_id": 3, "source_code": "hq"}]}
-    assert client.post(f"{INVENTORY}/stock-source-links-delete", json=unlink, headers=auth_headers).status_code == 200
+    response = client.post(f"{INVENTORY}/stock-source-links-delete", json=unlink, headers=auth_headers)
+    assert response.status_code == 200, response.text
     transfer = {
         "originSourceCode": "berlin_wh",
         "destinationSourceCode": "baltimore_wh",
@@ -232,10 +242,10 @@ def test_reorder_two_sources_and_the_rest_api_follows(
     button = page.find_element(By.CSS_SELECTOR, "button[aria-label='Move Austin Warehouse up']")
     _loads(page, lambda: button.send_keys(Keys.ENTER))
     assert _messages(page) == ['Source "austin_wh" moved up.']
-    shown = [row.get_attribute("data-source-code") for row in page.find_elements(By.CSS_SELECTOR, "#assigned-sources tbody tr")]
-    assert shown == ["austin_wh", "baltimore_wh", "reno_wh", "hq"]
-    after = [source["source_code"] for source in _rest(server, order, admin_token)]
-    assert after == ["austin_wh", "baltimore_wh", "reno_wh", "hq"]
+    reordered = ["austin_wh", "baltimore_wh", "reno_wh", "hq"]
+    rows = page.find_elements(By.CSS_SELECTOR, "#assigned-sources tbody tr")
+    assert [row.get_attribute("data-source-code") for row in rows] == reordered
+    assert [source["source_code"] for source in _rest(server, order, admin_token)] == reordered
     _screenshot(page, shots / "admin-stock.png")
     _click(page, By.CSS_SELECTOR, "button[aria-label='Move Austin Warehouse down']")
     assert [source["source_code"] for source in _rest(server, order, admin_token)] == before
@@ -250,8 +260,11 @@ def test_a_source_without_a_postcode_gets_magentos_message(
     _sign_in(page, server)
     _click(page, By.LINK_TEXT, "Sources")
     _click(page, By.LINK_TEXT, "Add New Source")
-    for label, value in (("Name", "Denver Warehouse"), ("Code", "denver_wh"), ("Country (two-letter code)", "US"),
-                         ("City", "Denver"), ("Postcode", "   ")):  # fmt: skip
+    typed = (
+        ("Name", "Denver Warehouse"), ("Code", "denver_wh"), ("Country (two-letter code)", "US"),
+        ("City", "Denver"), ("Postcode", "   "),
+    )  # fmt: skip
+    for label, value in typed:
         field_id = page.find_element(By.XPATH, f"//label[normalize-space()='{label}']").get_attribute("for")
         page.find_element(By.ID, str(field_id)).send_keys(value)
     _click(page, By.XPATH, "//button[normalize-space()='Save']")
@@ -330,4 +343,5 @@ def test_an_expired_session_is_refused(
     assert page.current_url.startswith(server + "/admin/login")
     assert _messages(page) == ["Your session has expired. Please sign in again."]
     order = "/inventory/get-sources-assigned-to-stock-ordered-by-priority/2"
-    assert [source["source_code"] for source in _rest(server, order, admin_token)][:2] == ["baltimore_wh", "austin_wh"]
+    codes = [source["source_code"] for source in _rest(server, order, admin_token)]
+    assert codes == ["baltimore_wh", "austin_wh", "reno_wh", "hq"]

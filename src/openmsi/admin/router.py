@@ -15,8 +15,8 @@ ACL resource of the REST route it stands for. The ``Authorization`` header is ne
 
 from __future__ import annotations
 
+import base64
 import json
-import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -42,32 +42,32 @@ from openmsi.sales.router import SALES_STOCK
 from openmsi.settings import Settings
 from openmsi.webapi import nul_character_error
 
-logger = logging.getLogger("openmsi")
-
 router = APIRouter(prefix="/admin", include_in_schema=False)
 
 COOKIE = "openmsi_admin"
 FLASH_COOKIE = "openmsi_admin_flash"
 COOKIE_PATH = "/admin"
 FORM_KEY = "form_key"
-# The resource of each REST route a page stands for (acl.md); reindexing has no REST route, so
-# it takes Magento's Index Management resource (magento2:app/code/Magento/Indexer/etc/acl.xml).
+# The resource of each REST route a page stands for (acl.md). Reindexing has no REST route: it
+# takes the resource of Index Management's "Invalidate index", which also leaves the rebuild to
+# a background run (magento2:app/code/Magento/Indexer/Controller/Adminhtml/Indexer.php).
 SOURCE = inventory_routes.SOURCE
 SOURCE_EDIT = inventory_routes.SOURCE_EDIT
 STOCK = inventory_routes.STOCK
 STOCK_EDIT = inventory_routes.STOCK_EDIT
 STOCK_SOURCE_LINK = inventory_routes.STOCK_SOURCE_LINK
-INDEX_MANAGEMENT = "Magento_Indexer::index"
+INDEX_INVALIDATE = "Magento_Indexer::invalidate"
 
 # Magento's admin messages (magento2:app/code/Magento/Backend/App/AbstractAction.php,
-# .../Backend/Controller/Adminhtml/Auth/Logout.php, InventoryAdminUi's Save controllers).
+# .../Backend/Controller/Adminhtml/Auth/Logout.php, .../Backend/view/adminhtml/templates/admin/
+# access_denied.phtml, InventoryAdminUi's Save controllers), then openmsi's own.
 INVALID_FORM_KEY = "Invalid Form Key. Please refresh the page."
 LOGGED_OUT = "You have logged out."
 ACCESS_DENIED = "Sorry, you need permissions to view this content."
-SESSION_EXPIRED = "Your session has expired. Please sign in again."
-NOT_FOUND = "This page does not exist."
 SOURCE_SAVED = "The Source has been saved."
 STOCK_SAVED = "The Stock has been saved."
+SESSION_EXPIRED = "Your session has expired. Please sign in again."
+NOT_FOUND = "This page does not exist."
 
 # Every HTML answer: never cached, never framed, only this server's own CSS and forms.
 PAGE_HEADERS = {
@@ -152,7 +152,6 @@ class Redirect:
     location: str
     flash: list[tuple[str, str]] = field(default_factory=list)
     set_cookie: Cookie | None = None
-    end_cookie: bool = False
 
 
 Outcome = Page | Redirect
@@ -230,10 +229,9 @@ async def _visit(request: Request) -> Visit:
     flash: list[tuple[str, str]] = []
     signed_flash = keys.verify(request.cookies.get(FLASH_COOKIE))
     if signed_flash is not None and signed_flash.startswith("f:"):
-        try:
-            flash = [(str(level), str(text)) for level, text in json.loads(signed_flash[2:])]
-        except (ValueError, TypeError):
-            flash = []
+        # Signed by this server: it holds what a Redirect put there.
+        messages = json.loads(base64.urlsafe_b64decode(signed_flash[2:]))
+        flash = [(str(level), str(text)) for level, text in messages]
     return Visit(request, keys, cookie, flash)
 
 
@@ -260,15 +258,15 @@ def _respond(visit: Visit, outcome: Outcome) -> Response:
     if isinstance(outcome, Redirect):
         response = RedirectResponse(outcome.location, status_code=303, headers=PAGE_HEADERS)
         if outcome.flash:
-            content = "f:" + json.dumps(outcome.flash, separators=(",", ":"))
+            messages = json.dumps(outcome.flash, separators=(",", ":")).encode()
+            content = "f:" + base64.urlsafe_b64encode(messages).decode()
             response.set_cookie(
                 FLASH_COOKIE, visit.keys.sign(content), path=COOKIE_PATH,
                 httponly=True, samesite="strict", secure=secure,
             )  # fmt: skip
-        cookie, end = outcome.set_cookie, outcome.end_cookie
     else:
         response = HTMLResponse(outcome.html, status_code=outcome.status, headers=PAGE_HEADERS)
-        cookie, end = outcome.set_cookie, False
+    cookie = outcome.set_cookie
     if visit.flash and not (isinstance(outcome, Redirect) and outcome.flash):
         response.delete_cookie(
             FLASH_COOKIE, path=COOKIE_PATH, httponly=True, samesite="strict", secure=secure
@@ -280,8 +278,6 @@ def _respond(visit: Visit, outcome: Outcome) -> Response:
             COOKIE, visit.keys.sign(cookie.content), max_age=max_age, path=COOKIE_PATH,
             httponly=True, samesite="strict", secure=secure,
         )  # fmt: skip
-    elif end:
-        response.delete_cookie(COOKIE, path=COOKIE_PATH, httponly=True, samesite="strict", secure=secure)
     return response
 
 
@@ -839,7 +835,7 @@ async def reindex(request: Request) -> Response:
         admin_service.request_reindex(session, stock_id)
         return Redirect(back, [("success", f"A rebuild of stock {stock_id} has been queued.")])
 
-    return await _act(visit, form, (INDEX_MANAGEMENT,), work, lambda error: _index_page(visit, error))
+    return await _act(visit, form, (INDEX_INVALIDATE,), work, lambda error: _index_page(visit, error))
 
 
 # What the pages need besides themselves

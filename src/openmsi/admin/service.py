@@ -188,7 +188,8 @@ def _locked_links(
 
 
 def _renumbered(stock_id: int, codes: Sequence[str]) -> list[dict[str, Any]]:
-    # Magento's stock form saves its rows' positions as priorities: 1, 2, 3, ...
+    # Priorities 1, 2, 3, ... in the new order: a move always changes the order, whatever gaps
+    # or ties the priorities had (two links of equal priority keep their creation order).
     return [
         {"stock_id": stock_id, "source_code": code, "priority": position}
         for position, code in enumerate(codes, start=1)
