@@ -741,6 +741,10 @@ def test_index_page_and_reindex(
     html = pages.get("/admin/index").text
     assert messages(html) == ["A rebuild of stock 3 has been queued."]
     assert table(html, "index-status")[2][3] == "1"
+    # Each stock page shows its own stock's jobs and rows.
+    assert "<dt>Pending rebuild jobs</dt><dd>1</dd>" in pages.get("/admin/stocks/3").text
+    stock_2 = pages.get("/admin/stocks/2").text
+    assert "<dt>Pending rebuild jobs</dt><dd>0</dd>" in stock_2 and "<dt>Index rows</dt><dd>2</dd>" in stock_2
     # From the stock page too, back to it; the job already waiting absorbs it.
     response = _post(
         pages, "/admin/index/reindex", {"stock_id": "3", "back": "stock"}, page="/admin/stocks/3"

@@ -131,7 +131,7 @@ class StockPage:
     websites: list[Website]
     assigned: list[AssignedSource]
     assignable: list[Source]
-    index: dict[str, Any] | None  # the stock's row of GET /V1/openmsi/index-status
+    index: dict[str, Any]  # the stock's row of GET /V1/openmsi/index-status
 
 
 def assigned_sources(session: Session, stock_id: int) -> list[AssignedSource]:
@@ -151,7 +151,7 @@ def stock_page(session: Session, stock_id: int) -> StockPage:
     taken = {entry.source.source_code.lower() for entry in assigned}
     everything = SearchCriteria((), (SortOrder("source_code", "ASC"),), ASSIGNABLE_LIMIT, 1)
     sources, _total = inventory_service.get_sources(session, everything)
-    status = indexer_service.status(session)
+    status = indexer_service.status(session, [stock_id])
     return StockPage(
         stock=stock,
         website_codes={c.code.lower() for c in channels if c.type.lower() == WEBSITE},
@@ -159,7 +159,7 @@ def stock_page(session: Session, stock_id: int) -> StockPage:
         websites=store_repository.websites(session),
         assigned=assigned,
         assignable=[source for source in sources if source.source_code.lower() not in taken],
-        index=next((row for row in status["stocks"] if row["stock_id"] == stock_id), None),
+        index=status["stocks"][0],
     )
 
 
