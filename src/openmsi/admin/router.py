@@ -404,16 +404,17 @@ def _int(value: str | None, default: int) -> int:
 async def admin_home(request: Request) -> Response:
     """``/admin``: the Stocks grid, or the sign-in page."""
     visit = await _visit(request)
+    return _respond(visit, Redirect("/admin/stocks" if await _signed_in(visit) else "/admin/login"))
+
+
+async def _signed_in(visit: Visit) -> bool:
     database = visit.database
 
-    def signed_in() -> bool:
+    def look_up() -> bool:
         with database.engine.connect() as connection:
             return sessions.principal_for_cookie(connection, visit.cookie) is not None
 
-    signed = await database.run(signed_in, Lane.QUICK_READ)
-    return RedirectResponse(
-        "/admin/stocks" if signed else "/admin/login", status_code=303, headers=PAGE_HEADERS
-    )
+    return await database.run(look_up, Lane.QUICK_READ)
 
 
 def _login_page(
@@ -436,14 +437,8 @@ def _login_page(
 async def login_form(request: Request) -> Response:
     """The sign-in form; a signed-in user goes on to the Stocks grid."""
     visit = await _visit(request)
-    database = visit.database
     next_page = _safe_next(request.query_params.get("next", ""))
-
-    def signed_in() -> bool:
-        with database.engine.connect() as connection:
-            return sessions.principal_for_cookie(connection, visit.cookie) is not None
-
-    if await database.run(signed_in, Lane.QUICK_READ):
+    if await _signed_in(visit):
         return _respond(visit, Redirect(next_page))
     expired = visit.cookie is not None and visit.cookie.session_id is not None
     # A fresh anonymous cookie whenever there is none (or only a dead session): the form key
