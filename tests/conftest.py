@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from openmsi import db, schema
 from openmsi.app import create_app
 from openmsi.models import (
+    AdminSession,
     AdminToken,
     AdminUser,
     Geoname,
@@ -199,6 +200,7 @@ def reset_to_seed(session: Session, seed: dict[type[Any], list[dict[str, Any]]])
     for model in (StockIndexRow, SourceItem, Reservation, LowQuantityNotification, Geoname):
         session.execute(delete(model))
     session.execute(delete(LoginFailure))
+    session.execute(delete(AdminSession))
     session.execute(delete(AdminToken).where(AdminToken.user_id.not_in(_fixture_user_ids(session))))
     session.execute(delete(AdminUser).where(AdminUser.username != ADMIN_USERNAME))
     session.execute(delete(SalesChannel))

@@ -28,6 +28,8 @@ LEAVES = [
     "openmsi.idempotency",
     "openmsi.worker",
     "openmsi.auth",
+    "openmsi.admin.service",
+    "openmsi.admin.sessions",
     "openmsi.indexer.service",
     "openmsi.indexer.repository",
     "openmsi.indexer.schemas",

@@ -13,7 +13,10 @@ import time
 import urllib.request
 from pathlib import Path
 
+import httpx
 import pytest
+
+from admin_pages import form_key, table
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 BIN = Path(sys.executable).parent
@@ -69,6 +72,7 @@ def test_walkthrough_runs_as_printed(tmp_path: Path) -> None:
             ["bash", "-euo", "pipefail", "-c", script], cwd=tmp_path, env=env,
             capture_output=True, text=True, timeout=120, check=False,
         )  # fmt: skip
+        stocks_grid = _admin_stocks_grid(port)
     finally:
         server.terminate()
         server.wait(timeout=15)
@@ -114,3 +118,21 @@ def test_walkthrough_runs_as_printed(tmp_path: Path) -> None:
     assert shipped["items"] == [{**printed_order["items"][0], "qty_shipped": 2, "qty_open": 0}]
     assert json.loads(lines[31]) == baltimore
     assert lines[32:] == ["73"]
+    # "Admin pages": sign in at /admin and see Step 4's "Verify this step", the Stocks grid.
+    assert [row[:4] for row in stocks_grid] == [
+        ["1", "Default Stock", "Websites: Main Website", "Default Source"],
+        ["2", "North America Stock", "Websites: North America Site",
+         "Baltimore Warehouse, Austin Warehouse, Reno Warehouse, Headquarters"],
+        ["3", "Europe Stock", "Websites: Europe Site", "Berlin Warehouse, Frankfurt Warehouse"],
+    ]  # fmt: skip
+
+
+def _admin_stocks_grid(port: int) -> list[list[str]]:
+    """Open http://127.0.0.1:<port>/admin, sign in as the README says, read the Stocks grid."""
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", follow_redirects=True) as browser:
+        login = browser.get("/admin")
+        assert str(login.url).endswith("/admin/login")
+        credentials = {"username": "admin", "password": "admin123", "form_key": form_key(login.text)}
+        grid = browser.post("/admin/login", data=credentials)
+        assert grid.status_code == 200 and str(grid.url).endswith("/admin/stocks")
+        return table(grid.text, "stocks")

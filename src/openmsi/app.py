@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from openmsi import __version__, db, openapi, runtime, schema
+from openmsi.admin.router import router as admin_router
 from openmsi.export.router import router as export_router
 from openmsi.indexer import service as indexer
 from openmsi.indexer.router import router as indexer_router
@@ -94,6 +95,8 @@ def create_app(settings: Settings | None = None, database: db.Database | None = 
         *indexer_router.routes, *orders_router.routes,
     ]  # fmt: skip
     runtime.mount(app, routes)
+    # The admin pages, after the REST routes: a path under /rest never reaches them.
+    app.include_router(admin_router)
 
     def openapi_document() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -45,7 +45,7 @@ from sqlalchemy.orm import Session
 
 from openmsi import errors, service_input
 from openmsi.db import TOKEN_CACHE_SECONDS, insert_ignore
-from openmsi.models import AdminToken, AdminUser, LoginFailure, table_of, utcnow
+from openmsi.models import AdminSession, AdminToken, AdminUser, LoginFailure, table_of, utcnow
 from openmsi.settings import Settings
 
 SIGN_IN_FAILED = (
@@ -129,6 +129,8 @@ def _admin(session: Session, username: str) -> AdminUser:
 
 
 def _revoke_tokens(session: Session, user: AdminUser) -> int:
+    """Deletes the user's tokens and admin page sessions; returns how many tokens went."""
+    session.execute(delete(AdminSession).where(AdminSession.user_id == user.user_id))
     result = session.execute(delete(AdminToken).where(AdminToken.user_id == user.user_id))
     revoked: int = result.rowcount  # type: ignore[attr-defined]
     return revoked
@@ -142,8 +144,9 @@ def unlock_admin(session: Session, username: str) -> AdminUser:
 
 
 def change_admin_password(session: Session, username: str, password: str) -> tuple[AdminUser, int]:
-    """`openmsi admin password`: a new password; the user's tokens stop working. Raises
-    NoSuchEntity or CouldNotSave (too short). Returns the user and the tokens revoked."""
+    """`openmsi admin password`: a new password; the user's tokens and admin page sessions stop
+    working. Raises NoSuchEntity or CouldNotSave (too short). Returns the user and the tokens
+    revoked."""
     _check_password(password)
     # Hashed before the first statement: on SQLite that statement takes the write lock.
     password_hash = hash_password(password)
@@ -154,8 +157,9 @@ def change_admin_password(session: Session, username: str, password: str) -> tup
 
 
 def set_admin_active(session: Session, username: str, active: bool) -> tuple[AdminUser, int]:
-    """`openmsi admin deactivate` / `activate`. Deactivation revokes the user's tokens, so the
-    REST API refuses them from the next request. Raises NoSuchEntity."""
+    """`openmsi admin deactivate` / `activate`. Deactivation revokes the user's tokens and admin
+    page sessions, so the REST API and the pages refuse them from the next request. Raises
+    NoSuchEntity."""
     user = _admin(session, username)
     user.is_active = active
     session.flush()
@@ -253,6 +257,19 @@ def verify_password(attempt: LoginAttempt) -> bool:
 def finish_login(session: Session, attempt: LoginAttempt, verified: bool, settings: Settings) -> str:
     """Step 3, a short write transaction: the token, or the failure counted. Raises
     Unauthorized (401); the caller commits in both cases, so that the count survives."""
+    user_id = accept_login(session, attempt, verified, settings)
+    now = utcnow()
+    token = secrets.token_urlsafe(32)
+    session.add(AdminToken(token_hash=hash_token(token), user_id=user_id, expires_at=expiry(now, settings)))
+    # Expired tokens are dead weight; drop this user's as we go.
+    session.execute(delete(AdminToken).where(AdminToken.user_id == user_id, AdminToken.expires_at < now))
+    session.flush()
+    return token
+
+
+def accept_login(session: Session, attempt: LoginAttempt, verified: bool, settings: Settings) -> int:
+    """Step 3's checks, shared by the token route and the admin pages' sign-in: the user id, or
+    Unauthorized (401) with the failure counted. The caller commits in both cases."""
     now = utcnow()
     # Locked (and re-read under the row lock) before anything else: failures that other clients
     # committed during the hash may have locked the username since step 1. A locked attempt is
@@ -272,21 +289,13 @@ def finish_login(session: Session, attempt: LoginAttempt, verified: bool, settin
         raise errors.Unauthorized(SIGN_IN_FAILED)
     if failure is not None:
         session.delete(failure)
-    token = secrets.token_urlsafe(32)
+    return attempt.user_id
+
+
+def expiry(now: datetime, settings: Settings) -> datetime | None:
+    """When a token (or an admin page session) issued now expires; None: never."""
     lifetime = settings.admin_token_lifetime_hours
-    session.add(
-        AdminToken(
-            token_hash=hash_token(token),
-            user_id=attempt.user_id,
-            expires_at=now + timedelta(hours=lifetime) if lifetime else None,
-        )
-    )
-    # Expired tokens are dead weight; drop this user's as we go.
-    session.execute(
-        delete(AdminToken).where(AdminToken.user_id == attempt.user_id, AdminToken.expires_at < now)
-    )
-    session.flush()
-    return token
+    return now + timedelta(hours=lifetime) if lifetime else None
 
 
 def _record_failure(

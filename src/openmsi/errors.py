@@ -24,6 +24,7 @@ answers with Magento's masked internal-error envelope, never with a stack trace.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +38,9 @@ class ErrorDetail:
 
     def as_json(self) -> dict[str, Any]:
         return {"message": self.message, "parameters": self.parameters}
+
+    def rendered(self) -> str:
+        return render_phrase(self.message, self.parameters)
 
 
 def field_required(field_name: str) -> ErrorDetail:
@@ -60,6 +64,13 @@ class MagentoError(Exception):
         self.message = message
         self.parameters = parameters
         self.errors = errors or []
+
+    def rendered(self) -> list[str]:
+        """The message and each of ``errors`` with their values in place, as Magento's admin
+        shows them: the details when there are some, else the message."""
+        if self.errors:
+            return [error.rendered() for error in self.errors]
+        return [render_phrase(self.message, self.parameters)]
 
     def envelope(self) -> dict[str, Any]:
         body: dict[str, Any] = {"message": self.message}
@@ -139,6 +150,28 @@ class UnprocessableContent(MagentoError):
 
 def not_authorized(resource: str) -> Unauthorized:
     return Unauthorized("The consumer isn't authorized to access %resources.", {"resources": resource})
+
+
+_PLACEHOLDER = re.compile(r"%(\w+)")
+
+
+def render_phrase(message: str, parameters: Parameters | None) -> str:
+    """A message with its placeholders replaced, as Magento's ``Phrase\\Renderer\\Placeholder``
+    does (magento2:lib/internal/Magento/Framework/Phrase/Renderer/Placeholder.php): ``%1``, ``%2``
+    for a list, ``%name`` for an object; an unknown placeholder stays as it is."""
+    if not parameters:
+        return message
+    values = (
+        {str(index): value for index, value in enumerate(parameters, start=1)}
+        if isinstance(parameters, list)
+        else {str(key): value for key, value in parameters.items()}
+    )
+
+    def substitute(match: re.Match[str]) -> str:
+        name = match.group(1)
+        return render_value(values[name]) if name in values else match.group(0)
+
+    return _PLACEHOLDER.sub(substitute, message)
 
 
 def render_value(value: Any) -> str:

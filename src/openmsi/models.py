@@ -196,6 +196,31 @@ class AdminToken(Base):
     expires_at: Mapped[datetime | None] = mapped_column(index=True)
 
 
+class AdminSession(Base):
+    """A signed-in admin page session (openmsi's admin pages, ``openmsi.admin``): the cookie
+    carries the session id, the table its SHA-256 hash, so that a leaked database does not leak
+    usable sessions. Kept apart from ``admin_token``: a session never opens the REST API and a
+    bearer token never opens the pages."""
+
+    __tablename__ = "openmsi_admin_session"
+
+    session_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("admin_user.user_id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(index=True)
+
+
+class Secret(Base):
+    """Secrets generated on first use and shared by every process of a deployment (the admin
+    pages' signing key when OPENMSI_SECRET_KEY is unset)."""
+
+    __tablename__ = "openmsi_secret"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class LoginFailure(Base):
     """Failed token requests per username (Magento's oauth RequestThrottler)."""
 

@@ -25,7 +25,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 from fastapi import FastAPI, Request, Response
@@ -45,6 +45,7 @@ from openmsi.settings import Settings
 from openmsi.webapi import MagentoJSONResponse
 
 logger = logging.getLogger("openmsi")
+T = TypeVar("T")
 
 JSON_UTF8 = "application/json; charset=utf-8"
 # A write that lost a deadlock runs again, up to this many times in all.
@@ -237,20 +238,35 @@ def _run_write(
 ) -> Any:
     """The route's work in one transaction, run again when it was a deadlock victim.
     ``before_commit`` joins the transaction last and turns the work's result into the answer."""
-    assert route.work is not None
+    work = route.work
+    assert work is not None
+
+    def unit(session: Session) -> Any:
+        result = work(Call(session, params, path, context))
+        return result if before_commit is None else before_commit(session, result)
+
+    return run_write(context, unit, route.database_error)
+
+
+def run_write(
+    context: Context,
+    unit: Callable[[Session], T],
+    database_error: tuple[type[errors.MagentoError], str] | None = None,
+) -> T:
+    """``unit`` in one write transaction, committed, run again when it was a deadlock victim; a
+    database failure becomes ``database_error``. A route's write (``serve``) and an admin page's
+    action (``openmsi.admin``) both run here."""
     for attempt in range(1, WRITE_ATTEMPTS + 1):
         try:
             with context.database.write_sessions() as session:
-                result = route.work(Call(session, params, path, context))
-                if before_commit is not None:
-                    result = before_commit(session, result)
+                result = unit(session)
                 session.commit()
             return result
         except DBAPIError as error:
             # The database chose this transaction as a deadlock victim and rolled it back:
             # run it again rather than hand the client an error it can do nothing about.
             if attempt == WRITE_ATTEMPTS or not is_retryable(error):
-                raise _database_failure(route, error) from error
+                raise _mapped_failure(database_error, error) from error
         except errors.MagentoError as error:
             # A service that names a more precise error for one step (the stock's sales
             # channels) raises it from the database error: a deadlock there is retried too.
@@ -413,9 +429,15 @@ def _authorize(context: Context, incoming: _Incoming, resource: str) -> None:
 
 
 def _database_failure(route: Route, error: DBAPIError) -> Exception:
-    if route.database_error is None:
+    return _mapped_failure(route.database_error, error)
+
+
+def _mapped_failure(
+    database_error: tuple[type[errors.MagentoError], str] | None, error: DBAPIError
+) -> Exception:
+    if database_error is None:
         return error
-    kind, message = route.database_error
+    kind, message = database_error
     return kind(message)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -18,6 +18,10 @@ class Settings(BaseSettings):
     )
     # Magento: oauth/access_token_lifetime/admin, 4 hours; 0 means tokens never expire.
     admin_token_lifetime_hours: float = Field(default=4, ge=0)
+    # Signs the admin pages' session cookies and form keys. Unset: a key generated on first use
+    # and kept in the database (table openmsi_secret), so that every process agrees; set it to
+    # rotate the key (every admin page session then ends) or to keep it out of the database.
+    secret_key: SecretStr | None = Field(default=None, min_length=32)
     # Magento: oauth/authentication_lock/max_failures_count and .../timeout.
     login_max_failures: int = Field(default=6, ge=1)
     login_lock_seconds: int = Field(default=1800, ge=0)

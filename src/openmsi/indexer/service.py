@@ -248,23 +248,26 @@ def verify(
     return repository.differences(session, config, stock_ids)
 
 
-def status(session: Session) -> dict[str, Any]:
+def status(session: Session, stock_ids: Sequence[int] | None = None) -> dict[str, Any]:
     """Per stock: index rows, waiting rebuild jobs (queued or running) and the age in seconds
     of the oldest, failed rebuild jobs; and the failed jobs themselves with their last error.
 
     Stocks that no longer exist but still have index rows or jobs are listed too: that is
-    exactly what an operator looking at lag wants to see.
+    exactly what an operator looking at lag wants to see. ``stock_ids``: only these stocks
+    (one stock's page counts its own rows, not the whole index's).
     """
     now = utcnow()
+    counting = select(StockIndexRow.stock_id, func.count()).group_by(StockIndexRow.stock_id)
+    if stock_ids is not None:
+        counting = counting.where(StockIndexRow.stock_id.in_(list(stock_ids)))
     # Not dict(result): a Result has keys(), so dict() would take it for a mapping.
-    counted = session.execute(select(StockIndexRow.stock_id, func.count()).group_by(StockIndexRow.stock_id))
-    row_counts = {int(stock_id): int(count) for stock_id, count in counted}
+    row_counts = {int(stock_id): int(count) for stock_id, count in session.execute(counting)}
     pending: dict[int, list[Any]] = {}
     failed_per_stock: dict[int, int] = {}
     failed: list[dict[str, Any]] = []
     for job in jobs.open_jobs(session, jobs.REINDEX_STOCK):
         stock_id = jobs.stock_of_subject(job.subject)
-        if stock_id is None:
+        if stock_id is None or (stock_ids is not None and stock_id not in stock_ids):
             continue
         if job.status == jobs.FAILED:
             failed_per_stock[stock_id] = failed_per_stock.get(stock_id, 0) + 1
@@ -282,7 +285,8 @@ def status(session: Session) -> dict[str, Any]:
         else:
             pending.setdefault(stock_id, []).append(job.created_at)
     stocks = []
-    known = set(all_stock_ids(session)) | set(row_counts) | set(pending) | set(failed_per_stock)
+    existing = set(all_stock_ids(session)) if stock_ids is None else set()
+    known = existing | set(row_counts) | set(pending) | set(failed_per_stock) | set(stock_ids or ())
     for stock_id in sorted(known):
         created = pending.get(stock_id, [])
         oldest = min(created) if created else None
