@@ -126,6 +126,16 @@ def test_a_cancellation_may_come_without_a_body(client: TestClient) -> None:
     assert _operation(document, "post", "/openmsi/orders")["requestBody"]["required"] is True
 
 
+def test_a_shipment_may_name_an_algorithm_or_come_without_a_body(client: TestClient) -> None:
+    document = client.get("/openapi.json").json()
+    request = _operation(document, "post", "/openmsi/orders/{incrementId}/shipments")["requestBody"]
+    assert request["required"] is False
+    body = _schema(document, request["content"]["application/json"]["schema"])
+    assert set(body["properties"]) == {"items", "algorithm_code"}
+    assert body.get("required", []) == []
+    assert "fewest-splits" in body["description"]
+
+
 @pytest.mark.parametrize("path", ["/docs", "/redoc"])
 def test_viewers_render(client: TestClient, path: str) -> None:
     response = client.get(path)

@@ -6,9 +6,9 @@
 - On PostgreSQL and MariaDB the same from two `openmsi serve` processes on one database.
 - Placements of different SKUs of one stock do not wait for each other there; placements of
   the same SKU do (the control that shows the locks are real).
-- Mixed traffic (placements, cancellations, shipments, source-item saves, link changes at
-  once) leaves the index equal to a fresh aggregation and every order's reservations equal
-  to minus its open quantities.
+- Mixed traffic (placements, cancellations, shipments, some of them by source selection,
+  source-item saves, link changes at once) leaves the index equal to a fresh aggregation and
+  every order's reservations equal to minus its open quantities.
 """
 
 from __future__ import annotations
@@ -387,6 +387,10 @@ def test_mixed_traffic_keeps_index_and_reservations_consistent(
                         {"items": [{"sku": rng.choice(MIXED_SKUS), "qty": 1}]} if rng.random() < 0.5 else {}
                     )
                     response = http.post(f"{ORDERS}/{target}/cancel", json=body)
+                elif kind == "ship" and rng.random() < 0.4:
+                    # The algorithm chooses the sources of everything open (issue 9).
+                    algorithm = {"algorithm_code": rng.choice(["priority", "fewest-splits"])}
+                    response = http.post(f"{ORDERS}/{target}/shipments", json=algorithm)
                 elif kind == "ship":
                     line = {"sku": rng.choice(MIXED_SKUS), "source_code": rng.choice(US_SOURCES), "qty": 1}
                     response = http.post(f"{ORDERS}/{target}/shipments", json={"items": [line]})

@@ -843,22 +843,6 @@ def test_bad_shipments_write_nothing(
     ("body", "expected"),
     [
         pytest.param(
-            {"algorithm_code": "priority"},
-            {
-                "message": "Choosing the sources of a shipment is not available yet: "
-                'list the "items" to ship, each with its "source_code".'
-            },
-            id="algorithm",
-        ),
-        pytest.param(
-            None,
-            {
-                "message": "Choosing the sources of a shipment is not available yet: "
-                'list the "items" to ship, each with its "source_code".'
-            },
-            id="no-body",
-        ),
-        pytest.param(
             {"items": []},
             {"message": '"%field" can not be empty.', "parameters": {"field": "items"}},
             id="no-lines",

@@ -220,6 +220,12 @@ def linked_source_codes(session: Session, stock_id: int, source_codes: Sequence[
     return {code.lower() for code in session.scalars(query)}
 
 
+def stock_source_codes(session: Session, stock_id: int) -> list[str]:
+    """The codes of every source linked to the stock (enabled or not), in code order."""
+    query = select(LINKS.c.source_code).where(LINKS.c.stock_id == stock_id).order_by(LINKS.c.source_code)
+    return list(session.scalars(query))
+
+
 @dataclass(frozen=True)
 class SourceItemRecord:
     source_item_id: int

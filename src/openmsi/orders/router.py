@@ -97,10 +97,18 @@ def cancel_order(call: Call) -> Any:
     optional_body=True,
 )
 def create_shipment(call: Call) -> Any:
-    """Deduct shipped quantities from the named sources and release them (openmsi's own route)."""
+    """Deduct shipped quantities from the named sources, or from those a source-selection
+    algorithm chooses for every open quantity, and release them (openmsi's own route)."""
     items = _items(call, schemas.SHIPMENT_ITEM)
+    raw_algorithm = service_input.lookup_parameter(call.params, "algorithmCode")
+    algorithm_code = None if raw_algorithm is None else service_input.convert_scalar(raw_algorithm, "string")
     return orders_service.create_shipment(
-        call.session, call.context.indexing, call.path["incrementId"], items
+        call.session,
+        call.context.indexing,
+        call.path["incrementId"],
+        items,
+        algorithm_code,
+        distance_provider=call.context.settings.distance_provider,
     )
 
 

@@ -125,9 +125,14 @@ class ShipmentItemData(BaseModel):
 
 
 class ShipmentBody(BaseModel):
-    """What to deduct, from which source; one SKU may come from several sources."""
+    """Either ``items``: what to deduct, from which source (one SKU may come from several
+    sources); or ``algorithm_code`` (``priority``, ``fewest-splits``; ``distance`` is refused,
+    a shipment has no destination), or no body / ``{}`` for ``priority``: the algorithm chooses
+    the sources of every open quantity on the order's stock and they are deducted in the same
+    transaction, or nothing is written if it cannot cover them all. Not both."""
 
-    items: list[ShipmentItemData]
+    items: list[ShipmentItemData] | None = None
+    algorithm_code: str | None = None
 
 
 class ReservationData(BaseModel):

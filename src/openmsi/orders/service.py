@@ -22,7 +22,9 @@ order (``openmsi.indexer.service``):
 - **Shipment**: a source-item writer, as a source-item save: its sources SHARED (level 1), every
   stock linked to them EXCLUSIVE (level 2; the order's stock is one of them), then its order
   row FOR UPDATE, and the rows written: source items, lines, reservations, the index rows of
-  its SKUs in those stocks.
+  its SKUs in those stocks. A shipment whose sources an algorithm chooses takes every source
+  linked to the order's stock SHARED, then every stock linked to them EXCLUSIVE, before the
+  selection reads the source items: what it read is what it deducts from.
 
 SQLite sends none of these statements: BEGIN IMMEDIATE serialises writers.
 """
@@ -52,6 +54,8 @@ from openmsi.phpjson import php_number
 from openmsi.sales import reservations, salable
 from openmsi.sales.configuration import StockItemConfiguration
 from openmsi.search_criteria import SearchCriteria
+from openmsi.source_selection import distance
+from openmsi.source_selection import service as selection
 
 PLACED = "placed"
 COMPLETE = "complete"
@@ -71,10 +75,15 @@ SOURCE_NOT_LINKED = 'Source "%1" is not linked to stock %2.'
 SOURCE_ITEM_NOT_FOUND = "Source item not found by source code: %1 and sku: %2."
 # InventorySourceDeductionApi/Model/SourceDeductionService.php
 NOT_ALL_AVAILABLE = "Not all of your products are available in the requested quantity."
-NO_SOURCE_SELECTION = (
-    'Choosing the sources of a shipment is not available yet: list the "items" to ship, each '
-    'with its "source_code".'
+ITEMS_AND_ALGORITHM = 'A shipment takes either "items" or "algorithm_code", not both.'
+NOTHING_OPEN = 'Order "%1" has no open quantity to ship.'
+NOT_SHIPPABLE = 'The sources of stock %2 can not ship every open quantity of order "%1".'
+SHORT_LINE = "%1: %2 of the open %3 can be shipped."
+DISTANCE_NEEDS_DESTINATION = (
+    'A shipment can not use the "distance" algorithm: it has no destination. Choose another '
+    'algorithm, or list the "items" to ship.'
 )
+SOURCES_CHANGED = "The sources linked to stock %1 changed during the shipment; send it again."
 
 FOUR_PLACES = Decimal("0.0001")
 # inventory_reservation.quantity is decimal(10,4); every line's reservation must fit it.
@@ -506,18 +515,34 @@ def _deducted(
 
 
 def create_shipment(
-    session: Session, indexing: Indexing, increment_id: str, items: list[dict[str, Any]] | None
+    session: Session,
+    indexing: Indexing,
+    increment_id: str,
+    items: list[dict[str, Any]] | None,
+    algorithm_code: str | None = None,
+    *,
+    distance_provider: str = distance.GOOGLE,
 ) -> dict[str, Any]:
     """POST /V1/openmsi/orders/:incrementId/shipments: deduct each line's quantity from its
     source item, release the reservation (+qty ``shipment_created``), refresh the index.
+    Without ``items`` (no body, ``{}``, or ``{"algorithm_code": …}``), the algorithm (priority
+    by default) chooses the sources of every open quantity: ``ship_by_algorithm``.
 
     Raises NoSuchEntity (order, source, source item), InputError, MagentoError (a SKU not in
     the order, a source not linked to the order's stock, more than open, not enough at the
-    source, a source selection algorithm asked for).
+    source, both ``items`` and ``algorithm_code``, and what ``ship_by_algorithm`` raises).
     """
     order = _find(session, increment_id)
-    if items is None:  # no body, or {"algorithm_code": …}: source selection (issue 9)
-        raise errors.MagentoError(NO_SOURCE_SELECTION)
+    if items is not None and algorithm_code is not None:
+        raise errors.MagentoError(ITEMS_AND_ALGORITHM)
+    if items is None:
+        return ship_by_algorithm(
+            session,
+            indexing,
+            order,
+            algorithm_code or selection.DEFAULT_ALGORITHM,
+            distance_provider=distance_provider,
+        )
     if not items:
         raise errors.InputError.of([field_empty("items")])
     lines = repository.order_lines(session, [order.order_id])[order.order_id]
@@ -538,12 +563,88 @@ def create_shipment(
     order = _find(session, increment_id, for_update=True)
     lines = repository.order_lines(session, [order.order_id])[order.order_id]
     by_sku = {line.sku.lower(): line for line in lines}
+    deductions = [
+        _Deduction(by_sku[line.sku.lower()], canonical[code.lower()], qty) for line, code, qty in wanted
+    ]
+    return _deduct(session, indexing, order, lines, deductions, stock_ids)
+
+
+def ship_by_algorithm(
+    session: Session,
+    indexing: Indexing,
+    order: OrderRecord,
+    algorithm_code: str,
+    *,
+    distance_provider: str = distance.GOOGLE,
+) -> dict[str, Any]:
+    """A shipment whose sources the algorithm chooses (``source_selection.service.select``) for
+    every open quantity of the order, on the order's stock, deducted as a shipment with lines.
+
+    Locks first, as a source-item writer, so that the quantities the selection reads cannot
+    change before they are deducted: the stock's linked sources SHARED (level 1), then every
+    stock linked to them EXCLUSIVE (level 2, the order's stock among them), then the order row.
+
+    Raises MagentoError (unknown algorithm; ``distance``, which needs a destination a shipment
+    does not carry; nothing open; a selection that is not shippable; the stock's sources
+    changed while the locks were taken).
+    """
+    if algorithm_code not in {algorithm.code for algorithm in selection.get_algorithms()}:
+        raise errors.MagentoError(selection.NO_SUCH_ALGORITHM, [algorithm_code])
+    if algorithm_code == selection.DISTANCE:
+        raise errors.MagentoError(DISTANCE_NEEDS_DESTINATION)
+    source_codes = repository.stock_source_codes(session, order.stock_id)
+    indexer.lock_sources_shared(session, source_codes)
+    stock_ids = indexer.stocks_of_sources(session, source_codes)
+    # Links to the stock cannot change any more (their writers take it exclusive); a source
+    # linked between the first read and the stock lock has not been locked at level 1.
+    locked = {code.lower() for code in source_codes}
+    if any(code.lower() not in locked for code in repository.stock_source_codes(session, order.stock_id)):
+        raise errors.MagentoError(SOURCES_CHANGED, [order.stock_id])
+    order = _find(session, order.increment_id, for_update=True)
+    lines = repository.order_lines(session, [order.order_id])[order.order_id]
+    open_lines = [line for line in lines if line.qty_open > 0]
+    if not open_lines:
+        raise errors.MagentoError(NOTHING_OPEN, [order.increment_id])
+    result = selection.select(
+        session,
+        order.stock_id,
+        [selection.ItemRequest(line.sku, line.qty_open) for line in open_lines],
+        algorithm_code,
+        distance_provider=distance_provider,
+    )
+    by_sku = {line.sku.lower(): line for line in lines}
+    chosen = [item for item in result.items if item.qty_to_deduct > 0]
+    if not result.shippable:
+        covered: dict[str, Decimal] = {}
+        for item in chosen:
+            covered[item.sku.lower()] = covered.get(item.sku.lower(), Decimal(0)) + item.qty_to_deduct
+        short = []
+        for line in open_lines:
+            got = covered.get(line.sku.lower(), Decimal(0))
+            if got < line.qty_open:
+                short.append(ErrorDetail(SHORT_LINE, [line.sku, _php(got), _php(line.qty_open)]))
+        raise errors.MagentoError(NOT_SHIPPABLE, [order.increment_id, order.stock_id], errors=short)
+    deductions = [
+        _Deduction(by_sku[item.sku.lower()], item.source_code, item.qty_to_deduct) for item in chosen
+    ]
+    return _deduct(session, indexing, order, lines, deductions, stock_ids)
+
+
+def _deduct(
+    session: Session,
+    indexing: Indexing,
+    order: OrderRecord,
+    lines: list[LineRecord],
+    deductions: Sequence[_Deduction],
+    stock_ids: Sequence[int],
+) -> dict[str, Any]:
+    """The deductions of a shipment, its sources and stocks and its order row locked, ``lines``
+    read under that lock: checked against the open quantities and the source items, then
+    written (source items, lines, order status, reservations, index rows)."""
+    by_sku = {line.sku.lower(): line for line in lines}
     totals: dict[str, Decimal] = {}
-    deductions: list[_Deduction] = []
-    for line, code, qty in wanted:
-        fresh = by_sku[line.sku.lower()]
-        totals[fresh.sku] = totals.get(fresh.sku, Decimal(0)) + qty
-        deductions.append(_Deduction(fresh, canonical[code.lower()], qty))
+    for deduction in deductions:
+        totals[deduction.line.sku] = totals.get(deduction.line.sku, Decimal(0)) + deduction.qty
     for sku, total in totals.items():
         _check_open(by_sku[sku.lower()], total)
     config = indexing.config
