@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -82,6 +83,11 @@ class Settings(BaseSettings):
     max_page_size: int = Field(default=10000, ge=1)
     # Serve the OpenAPI document at /openapi.json and its viewers at /docs and /redoc.
     docs_enabled: bool = True
+    # Serve Prometheus metrics at GET /metrics (observability.py).
+    metrics: bool = True
+    # Request logs and the service's own log lines: "text" (one readable line each) or "json"
+    # (one JSON object per line).
+    log_format: Literal["text", "json"] = "text"
     # Adds the exception text to internal-error envelopes; never enable in production.
     debug: bool = False
 
