@@ -474,6 +474,15 @@ def test_a_command_on_a_missing_sqlite_file_says_so_and_creates_nothing(
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("command", [["serve", "--port", "1"], ["migrate"]], ids=["serve", "migrate"])
+def test_serve_and_migrate_say_when_a_sqlite_folder_is_missing(tmp_path: Path, command: list[str]) -> None:
+    path = tmp_path / "no" / "such" / "openmsi.db"
+    result = invoke(f"sqlite:///{path}", *command)
+    assert result.exit_code == 1
+    assert f"Cannot open the database file {path}: unable to open database file" in result.stderr
+    assert "Its folder must exist and be writable." in result.stderr
+
+
 def test_migrate_creates_the_missing_sqlite_file_the_others_then_use(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'new.db'}"
     assert invoke(url, "admin", "list").exit_code == 1

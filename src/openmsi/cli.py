@@ -77,8 +77,11 @@ def _sqlite_file(url: Any) -> Path | None:
     return Path(url.database).resolve()
 
 
-def _cannot_connect(error: OperationalError) -> str:
+def _cannot_connect(database: db.Database, error: OperationalError) -> str:
     detail = str(error.orig).strip().splitlines()[0] if error.orig is not None else str(error)
+    path = _sqlite_file(database.engine.url)
+    if path is not None:
+        return f"Cannot open the database file {path}: {detail}\nIts folder must exist and be writable."
     return (
         f"Cannot connect to the database: {detail}\n"
         'If the server runs but the database does not exist yet, create it (README, "PostgreSQL or '
@@ -127,7 +130,7 @@ def serve(
     except PendingMigrations as error:
         raise _fail(str(error)) from None
     except OperationalError as error:
-        raise _fail(_cannot_connect(error)) from None
+        raise _fail(_cannot_connect(database, error)) from None
     finally:
         database.dispose()
     with _metrics_shared_by(workers, settings):
@@ -197,7 +200,7 @@ def _wait_for(database: db.Database, seconds: float) -> None:
         except OperationalError as error:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise _fail(_cannot_connect(error)) from None
+                raise _fail(_cannot_connect(database, error)) from None
             if not waiting:
                 typer.echo(f"Waiting up to {seconds:g} s for the database to answer.", err=True)
                 waiting = True
@@ -324,7 +327,7 @@ def _require_schema(database: db.Database) -> None:
             return
         current = schema.current_revision(engine)
     except OperationalError as error:
-        raise _fail(_cannot_connect(error)) from None
+        raise _fail(_cannot_connect(database, error)) from None
     if current is None:
         raise _fail("The database has no openmsi schema yet: run `openmsi migrate` first.")
     if current != schema.head_revision():
