@@ -34,6 +34,7 @@ from openmsi.app import create_app
 from openmsi.models import (
     AdminToken,
     AdminUser,
+    Geoname,
     IdempotencyKey,
     Job,
     LoginFailure,
@@ -195,7 +196,7 @@ def reset_to_seed(session: Session, seed: dict[type[Any], list[dict[str, Any]]])
     session.execute(delete(Job))
     for model in (IdempotencyKey, OrderItem, Order):
         session.execute(delete(model))
-    for model in (StockIndexRow, SourceItem, Reservation, LowQuantityNotification):
+    for model in (StockIndexRow, SourceItem, Reservation, LowQuantityNotification, Geoname):
         session.execute(delete(model))
     session.execute(delete(LoginFailure))
     session.execute(delete(AdminToken).where(AdminToken.user_id.not_in(_fixture_user_ids(session))))

@@ -54,6 +54,11 @@ LEAVES = [
     "openmsi.store.service",
     "openmsi.store.repository",
     "openmsi.store.schemas",
+    "openmsi.source_selection.service",
+    "openmsi.source_selection.repository",
+    "openmsi.source_selection.distance",
+    "openmsi.source_selection.geonames",
+    "openmsi.source_selection.schemas",
 ]
 
 

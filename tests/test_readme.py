@@ -87,11 +87,16 @@ def test_walkthrough_runs_as_printed(tmp_path: Path) -> None:
     assert json.loads(lines[12]) == json.loads(printed.group(1))
     # Source items ([]), four salable quantities, the link delete ([]), Europe's 24-WB03 again.
     assert lines[13:20] == ["[]", "70", "44", "30", "40", "[]", "15"]
+    # Source selection by priority, then by fewest-splits, as the README prints them.
+    section = README.read_text().split("## Walkthrough", 1)[1].split("\n## ", 1)[0]
+    selections = re.findall(r"```json\n(.*?)\n```", section, flags=re.S)[1:3]
+    assert len(selections) == 2
+    assert [json.loads(line) for line in lines[20:22]] == [json.loads(block) for block in selections]
     # The partial transfer ([]) and both stocks' 24-WB01; the refused one and Europe's again.
-    assert lines[20:23] == ["[]", "75", "25"]
+    assert lines[22:25] == ["[]", "75", "25"]
     refused = re.search(
         r"Europe still has 25:\n.*?which prints\n\n```json\n(.*?)\n```", README.read_text(), flags=re.S
     )
     assert refused is not None
-    assert json.loads(lines[23]) == json.loads(refused.group(1))
-    assert lines[24:] == ["25"]
+    assert json.loads(lines[25]) == json.loads(refused.group(1))
+    assert lines[26:] == ["25"]

@@ -19,6 +19,7 @@ from openmsi.inventory.router import router as inventory_router
 from openmsi.low_quantity.router import router as low_quantity_router
 from openmsi.sales.router import router as sales_router
 from openmsi.settings import Settings, get_settings
+from openmsi.source_selection.router import router as source_selection_router
 from openmsi.store import repository as store_repository
 from openmsi.store.router import router as store_router
 from openmsi.webapi import BodyLimitMiddleware, MagentoPathMiddleware, StoreCodes
@@ -84,9 +85,10 @@ def create_app(settings: Settings | None = None, database: db.Database | None = 
     # Straight into the app: each extra level of included routers makes FastAPI match the routes
     # before the chosen one again on every request.
     # Matched in this order, one route after the other: the salability reads, the hottest
-    # routes of a store, come first. No two routers share a path.
+    # routes of a store, come first, then source selection (asked for every shipment). No two
+    # routers share a path.
     routes = [
-        *sales_router.routes, ADMIN_TOKEN,
+        *sales_router.routes, ADMIN_TOKEN, *source_selection_router.routes,
         *inventory_router.routes, *export_router.routes, *low_quantity_router.routes, *store_router.routes,
         *indexer_router.routes,
     ]  # fmt: skip

@@ -45,10 +45,14 @@ index_app = typer.Typer(
 reservations_app = typer.Typer(
     help="Reservations: compare them with the orders, compensate, clean up.", **PLAIN_HELP
 )
+geonames_app = typer.Typer(
+    help="GeoNames postal codes: where the offline distance provider finds addresses.", **PLAIN_HELP
+)
 app.add_typer(admin_app, name="admin")
 app.add_typer(website_app, name="website")
 app.add_typer(index_app, name="index")
 app.add_typer(reservations_app, name="reservations")
+app.add_typer(geonames_app, name="geonames")
 
 
 def _database(log: logging.Logger | None = None) -> db.Database:
@@ -576,3 +580,67 @@ def reservations_cleanup() -> None:
     with _transaction() as session:
         deleted = consistency.cleanup(session)
     typer.echo(f"Deleted {deleted} reservation(s).")
+
+
+GeonameFiles = Annotated[
+    list[Path],
+    typer.Argument(
+        help="GeoNames postal-code dumps (allCountries.txt or <CC>.txt, unzipped).",
+        exists=True,
+        dir_okay=False,
+        readable=True,
+    ),
+]
+
+
+@geonames_app.command("import")
+def geonames_import(files: GeonameFiles) -> None:
+    """Load GeoNames postal codes for the offline distance provider (Magento's
+    inventory-geonames:import, from files). Each country replaces its earlier import, in a
+    transaction of its own; a country with a malformed line is not imported at all (its line is
+    named) and the command then exits 1."""
+    from openmsi.source_selection import geonames
+    from openmsi.source_selection import repository as selection_repository
+
+    total = sum(path.stat().st_size for path in files)
+    with typer.progressbar(length=total, label="Checking ", file=sys.stderr) as progress:
+        found = geonames.check(files, progress.update)
+    refused = found.refused()
+    countries = found.importable()
+    database = _database()
+    imported: dict[str, int] = {}
+    replaced: dict[str, int] = {}
+    try:
+        _require_schema(database)
+        with typer.progressbar(length=total, label="Importing", file=sys.stderr) as progress:
+            session: Session | None = None
+            current: str | None = None
+            try:
+                for country, rows in geonames.batches(files, set(countries), progress.update):
+                    if country != current:
+                        if session is not None:
+                            session.commit()
+                            session.close()
+                        session, current = database.write_sessions(), country
+                        if country not in replaced:
+                            replaced[country] = selection_repository.delete_geonames(session, country)
+                    assert session is not None
+                    selection_repository.insert_geonames(session, rows)
+                    imported[country] = imported.get(country, 0) + len(rows)
+                if session is not None:
+                    session.commit()
+            finally:
+                if session is not None:
+                    session.close()
+    finally:
+        database.dispose()
+    for country in countries:
+        count, before = imported.get(country, 0), replaced.get(country, 0)
+        typer.echo(f"{country}: {count} postcodes imported (replacing {before}).")
+    for country, problem in refused.items():
+        typer.secho(f"{country}: not imported, nothing changed: {problem}", fg=typer.colors.RED, err=True)
+    for path, problem in found.file_problems.items():
+        if not found.countries_of_file.get(path):
+            typer.secho(f"{path}: nothing imported: {problem}", fg=typer.colors.RED, err=True)
+    if refused or found.file_problems:
+        raise typer.Exit(code=1)

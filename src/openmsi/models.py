@@ -12,6 +12,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Double,
     ForeignKey,
     Index,
     Integer,
@@ -369,3 +370,33 @@ class IdempotencyKey(Base):
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column()
+
+
+GEONAME_CITY_LENGTH = 180
+GEONAME_REGION_LENGTH = 100
+GEONAME_CODE_LENGTH = 64
+
+
+class Geoname(Base):
+    """One postal code of a GeoNames postal-code dump, as Magento's ``inventory_geoname``
+    (``InventoryDistanceBasedSourceSelection/etc/db_schema.xml``), filled by ``openmsi geonames
+    import``: how the offline distance provider geocodes an address (spec source-selection.md).
+    The texts compare case-insensitively, as Magento's lookups do on MySQL. Magento has no
+    index on the table; the three below serve its three lookups (postcode, city prefix,
+    region, each within a country) and the per-country delete of a re-import."""
+
+    __tablename__ = "inventory_geoname"
+    __table_args__ = (
+        Index("ix_inventory_geoname_country_code_postcode", "country_code", "postcode"),
+        Index("ix_inventory_geoname_country_code_city", "country_code", "city"),
+        Index("ix_inventory_geoname_country_code_region", "country_code", "region"),
+    )
+
+    entity_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    country_code: Mapped[str] = mapped_column(ci_string(GEONAME_CODE_LENGTH))
+    postcode: Mapped[str] = mapped_column(ci_string(GEONAME_CODE_LENGTH))
+    city: Mapped[str] = mapped_column(ci_string(GEONAME_CITY_LENGTH))
+    region: Mapped[str] = mapped_column(ci_string(GEONAME_REGION_LENGTH))
+    province: Mapped[str] = mapped_column(String(GEONAME_CODE_LENGTH))
+    latitude: Mapped[float] = mapped_column(Double)
+    longitude: Mapped[float] = mapped_column(Double)

@@ -81,6 +81,11 @@ class Settings(BaseSettings):
     # The most rows a list answer (sources, stocks, links, source items) holds: a larger
     # searchCriteria[pageSize], or a search without one that matches more rows, answers 400.
     max_page_size: int = Field(default=10000, ge=1)
+    # How the distance source-selection algorithm and the distance routes measure distances and
+    # geocode addresses (Magento's cataloginventory/source_selection_distance_based/provider):
+    # "google" answers as Magento does without an API key (openmsi makes no outbound calls),
+    # "offline" uses the GeoNames postal codes of `openmsi geonames import` and great circles.
+    distance_provider: Literal["google", "offline"] = "google"
     # Serve the OpenAPI document at /openapi.json and its viewers at /docs and /redoc.
     docs_enabled: bool = True
     # Serve Prometheus metrics at GET /metrics (observability.py).

@@ -227,13 +227,24 @@ def decode_json_body(body: bytes) -> dict[str, Any]:
             decoded = json.loads(text, parse_constant=_reject_constant)
     except (ValueError, RecursionError):
         raise errors.MagentoError("Decoding error.") from None
-    if not _php_decodable(decoded):
+    if _may_not_be_php_decodable(text) and not _php_decodable(decoded):
         raise errors.MagentoError("Decoding error.")
     if isinstance(decoded, dict):
         return decoded
     if isinstance(decoded, list):
         return {str(index): value for index, value in enumerate(decoded)}
     return {}
+
+
+# A surrogate can reach a decoded string only through a \uD800–\uDFFF escape: the UTF-8 decoder
+# refuses encoded ones.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _may_not_be_php_decodable(text: str) -> bool:
+    """Whether the decoded value must be walked (``_php_decodable``): only a text with a
+    surrogate escape, or with more brackets than the depth allows, can fail it."""
+    return _SURROGATE_ESCAPE.search(text) is not None or text.count("[") + text.count("{") > JSON_MAX_DEPTH
 
 
 def _php_decodable(value: Any) -> bool:
@@ -286,7 +297,9 @@ def service_parameters(content_type: str | None, body: bytes | None, query_strin
     query = service_input.parse_query_string(query_string)
     params = service_input.merge_parameters(decoded, query, {})
     # PostgreSQL can neither store nor even compare a string holding NUL, and no code, name or
-    # SKU needs one: refuse it up front so that every engine answers the same.
-    if _contains_nul(params):
+    # SKU needs one: refuse it up front so that every engine answers the same. JSON can carry
+    # one only as the escape \u0000 (a raw control character does not decode), so a body
+    # without that text is not walked.
+    if (body is not None and b"\\u0000" in body and _contains_nul(decoded)) or _contains_nul(query):
         raise nul_character_error()
     return params
