@@ -280,6 +280,13 @@ ACL_RESOURCES: dict[tuple[str, str], str] = {
     ("GET", "/store/storeViews"): "Magento_Backend::stores",
     # openmsi's own route beside Magento's (README, "The index keeps itself fresh").
     ("GET", "/openmsi/index-status"): "Magento_InventoryApi::stock",
+    # openmsi's order routes (spec orders.md, "Routes").
+    ("POST", "/openmsi/orders"): "Magento_Sales::create",
+    ("GET", "/openmsi/orders"): "Magento_Sales::actions_view",
+    ("GET", "/openmsi/orders/:incrementId"): "Magento_Sales::actions_view",
+    ("POST", "/openmsi/orders/:incrementId/cancel"): "Magento_Sales::cancel",
+    ("POST", "/openmsi/orders/:incrementId/shipments"): "Magento_Sales::ship",
+    ("GET", "/openmsi/reservations"): "Magento_InventoryApi::stock",
 }
 
 # Every route of src/openmsi/inventory/router.py and src/openmsi/store/router.py, with a

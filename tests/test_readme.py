@@ -99,4 +99,19 @@ def test_walkthrough_runs_as_printed(tmp_path: Path) -> None:
     )
     assert refused is not None
     assert json.loads(lines[25]) == json.loads(refused.group(1))
-    assert lines[26:] == ["25"]
+    assert lines[26] == "25"
+    # Orders: the placed order and 73, the refused one, the shipment, Baltimore's item and 73.
+    orders = README.read_text().split("### Orders: place", 1)[1].split("\n## ", 1)[0]
+    printed_order, refused_order, baltimore = (
+        json.loads(block) for block in re.findall(r"```json\n(.*?)\n```", orders, flags=re.S)
+    )
+    order = json.loads(lines[27])
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", order["created_at"])
+    assert order == {**printed_order, "created_at": order["created_at"]}
+    assert lines[28] == "73"
+    assert json.loads(lines[29]) == refused_order
+    shipped = json.loads(lines[30])
+    assert shipped["status"] == "complete"
+    assert shipped["items"] == [{**printed_order["items"][0], "qty_shipped": 2, "qty_open": 0}]
+    assert json.loads(lines[31]) == baltimore
+    assert lines[32:] == ["73"]

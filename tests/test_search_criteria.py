@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -24,6 +25,7 @@ from sqlalchemy import Column as TableColumn
 from sqlalchemy.sql import ColumnElement
 
 from openmsi.errors import InputError
+from openmsi.models import UTCDateTime
 from openmsi.search_criteria import (
     EMPTY,
     INT64_MAX,
@@ -845,3 +847,60 @@ def test_echo_is_not_clamped(engine: Engine) -> None:
     raw = {"page_size": "2", "current_page": "99"}
     assert run(engine, raw, paged=True) == [5]
     assert parse(raw).echo() == {"filter_groups": [], "page_size": 2, "current_page": 99}
+
+
+# ---- datetime columns (UTC, as openmsi stores them) ------------------------------------------
+
+moments = Table(
+    "moments",
+    metadata,
+    TableColumn("id", Integer, primary_key=True, autoincrement=False),
+    TableColumn("at", UTCDateTime(), nullable=False),
+)
+MOMENT_FIELDS = {"id": Column(moments.c.id, "int"), "at": Column(moments.c.at, "datetime")}
+MOMENT_ROWS = [
+    {"id": 1, "at": datetime(2026, 12, 4, 23, 0, 0, tzinfo=UTC)},
+    {"id": 2, "at": datetime(2026, 12, 5, 10, 0, 0, tzinfo=UTC)},
+    {"id": 3, "at": datetime(2026, 12, 6, 0, 0, 0, tzinfo=UTC)},
+]
+
+
+def run_moments(engine: Engine, field: str, value: str, condition: str) -> list[int]:
+    criteria = parse(one_filter(field, value, condition))
+    query = apply_filters(select(moments.c.id), criteria, MOMENT_FIELDS).order_by(moments.c.id)
+    with engine.begin() as connection:
+        if not connection.execute(select(moments.c.id)).first():
+            connection.execute(moments.insert(), MOMENT_ROWS)
+        return list(connection.scalars(query))
+
+
+@pytest.mark.parametrize(
+    ("value", "condition", "expected"),
+    [
+        pytest.param("2026-12-05 10:00:00", "eq", [2], id="eq-magento-format"),
+        pytest.param("2026-12-05T10:00:00", "eq", [2], id="eq-iso"),
+        pytest.param("2026-12-05 12:00:00+02:00", "eq", [2], id="eq-with-offset"),
+        pytest.param("2026-12-05", "gteq", [2, 3], id="date-is-midnight"),
+        pytest.param("2026-12-05", "lt", [1], id="before-a-date"),
+        pytest.param("2026-12-06", "to", [1, 2, 3], id="to"),
+        pytest.param("2026-12-04 23:00:00,2026-12-06", "in", [1, 3], id="in"),
+        pytest.param("2026-12-05 10:00:00", "neq", [1, 3], id="neq"),
+        pytest.param("2026-12-05%", "like", [2], id="like-its-text"),
+    ],
+)
+def test_datetime_values(engine: Engine, value: str, condition: str, expected: list[int]) -> None:
+    assert run_moments(engine, "at", value, condition) == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param("yesterday", id="word"),
+        pytest.param("2026-13-01", id="no-such-month"),
+        pytest.param("0001-01-01T00:00:00+05:00", id="before-year-1-in-utc"),
+    ],
+)
+def test_datetime_value_errors(engine: Engine, value: str) -> None:
+    with pytest.raises(InputError) as caught:
+        run_moments(engine, "at", value, "gt")
+    assert caught.value.envelope() == {"message": TYPE_ERROR.format(value, "datetime")}

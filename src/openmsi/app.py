@@ -17,6 +17,7 @@ from openmsi.indexer.service import Indexing
 from openmsi.integration.router import ADMIN_TOKEN
 from openmsi.inventory.router import router as inventory_router
 from openmsi.low_quantity.router import router as low_quantity_router
+from openmsi.orders.router import router as orders_router
 from openmsi.sales.router import router as sales_router
 from openmsi.settings import Settings, get_settings
 from openmsi.source_selection.router import router as source_selection_router
@@ -90,7 +91,7 @@ def create_app(settings: Settings | None = None, database: db.Database | None = 
     routes = [
         *sales_router.routes, ADMIN_TOKEN, *source_selection_router.routes,
         *inventory_router.routes, *export_router.routes, *low_quantity_router.routes, *store_router.routes,
-        *indexer_router.routes,
+        *indexer_router.routes, *orders_router.routes,
     ]  # fmt: skip
     runtime.mount(app, routes)
 

@@ -451,6 +451,19 @@ def _insert_ignore_statement(backend: str, table: Table) -> Any:
     return sqlite.insert(table).on_conflict_do_nothing()
 
 
+def insert_ignore_returning(session: Session, table: Table, row: Mapping[str, Any], column: str) -> Any:
+    """``insert_ignore`` of one row that answers its ``column`` (a generated id), or None when
+    the row collided with a unique key: one round trip where an insert and a read would take
+    two (RETURNING: PostgreSQL, SQLite 3.35+, MariaDB 10.5+)."""
+    statement = _insert_ignore_returning_statement(session.get_bind().dialect.name, table, column)
+    return session.execute(statement, dict(row)).scalar()
+
+
+@lru_cache(maxsize=16)
+def _insert_ignore_returning_statement(backend: str, table: Table, column: str) -> Any:
+    return _insert_ignore_statement(backend, table).returning(table.c[column])
+
+
 def sync_id_sequence(session: Session, table: Table, column: str) -> None:
     """Move PostgreSQL's sequence past ids that callers chose themselves.
 
@@ -467,15 +480,30 @@ def sync_id_sequence(session: Session, table: Table, column: str) -> None:
     )
 
 
-def lock_rows_for_update(session: Session, table: Table, column: str, values: Sequence[Any]) -> None:
+def lock_rows_for_update(
+    session: Session,
+    table: Table,
+    column: str,
+    values: Sequence[Any],
+    *,
+    within: tuple[str, Any] | None = None,
+) -> None:
     """Lock the given rows in key order so that concurrent writers queue instead of deadlocking.
+
+    ``within`` (a column and its value) narrows the rows to one leading key, for a composite
+    key such as the index's (stock_id, sku): the rows ``within`` that have ``column`` in
+    ``values``, locked in ``column`` order. Rows that do not exist are not locked.
 
     SQLite has no row locks and needs none: BEGIN IMMEDIATE already serialises writers, so
     the statement is not even sent there.
     """
     if not values or session.get_bind().dialect.name == "sqlite":
         return
-    session.execute(_lock_statement(table, column), {"values": sorted(set(values))})
+    scope, scope_value = within if within is not None else (None, None)
+    parameters: dict[str, Any] = {"values": sorted(set(values))}
+    if scope is not None:
+        parameters["scope"] = scope_value
+    session.execute(_lock_statement(table, column, scope=scope), parameters)
 
 
 def lock_rows_for_share(session: Session, table: Table, column: str, values: Sequence[Any]) -> None:
@@ -487,9 +515,11 @@ def lock_rows_for_share(session: Session, table: Table, column: str, values: Seq
 
 
 @lru_cache(maxsize=64)
-def _lock_statement(table: Table, column: str, shared: bool = False) -> Any:
+def _lock_statement(table: Table, column: str, shared: bool = False, scope: str | None = None) -> Any:
     col = table.c[column]
     query = select(col).where(col.in_(bindparam("values", expanding=True))).order_by(col)
+    if scope is not None:
+        query = query.where(table.c[scope] == bindparam("scope"))
     if shared:
         return query.with_for_update(read=True)
     # key_share: FOR NO KEY UPDATE on PostgreSQL, so foreign-key checks of other writers that

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, Field, TypeAdapter
 
+from openmsi.db import Lane
+
 if TYPE_CHECKING:
     from openmsi.runtime import Route
 
@@ -170,14 +172,16 @@ def document(routes: list[Route], *, title: str, version: str) -> dict[str, Any]
             }
             for query in route.query
         ]
-        keyed = route.method in WRITE_METHODS and route.resource is not None
+        # As runtime.serve: a route that writes, with a user to keep keys for (a POST that only
+        # reads, source selection, has nothing a repeat could duplicate).
+        keyed = route.method in WRITE_METHODS and route.lane is Lane.WRITE and route.resource is not None
         if keyed:
             parameters.append(IDEMPOTENCY_KEY)
         if parameters:
             operation["parameters"] = parameters
         if route.body is not None:
             operation["requestBody"] = {
-                "required": True,
+                "required": not route.optional_body,
                 "content": {"application/json": {"schema": schema_of(route.body)}},
             }
         responses: dict[str, Any] = {

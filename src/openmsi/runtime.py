@@ -110,6 +110,9 @@ class Route:
     database_error: tuple[type[errors.MagentoError], str] | None = None
     # The answer grows with the data: sent as it is produced (a stock export).
     stream: bool = False
+    # A POST that may come without a body (openmsi's order cancellation: "no body" cancels
+    # everything open): an empty body is then no body, not Magento's "Decoding error.".
+    optional_body: bool = False
 
     @property
     def template(self) -> str:
@@ -177,10 +180,13 @@ async def serve(route: Route, request: Request) -> Response:
     observability.note_route(route.template)
     state = request.app.state
     context = Context(state.settings, state.database, state.indexing)
+    body = await request.body() if request.method in ("POST", "PUT") else None
+    if route.optional_body and not body:
+        body = None
     incoming = _Incoming(
         token=auth.bearer_token(request.headers.get("authorization")),
         content_type=request.headers.get("content-type"),
-        body=await request.body() if request.method in ("POST", "PUT") else None,
+        body=body,
         query_string=request.scope.get("query_string", b""),
         path=dict(request.path_params),
     )

@@ -27,6 +27,7 @@ import string
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, localcontext
 from typing import Any, Final, Literal
 
@@ -224,7 +225,7 @@ def _saturate(number: int | None) -> int | None:
 # Applying the criteria to a query
 # --------------------------------------------------------------------------------------------
 
-Kind = Literal["int", "decimal", "bool", "string"]
+Kind = Literal["int", "decimal", "bool", "string", "datetime"]
 
 
 @dataclass(frozen=True)
@@ -233,7 +234,9 @@ class Column:
 
     ``kind`` decides how the always-string filter value is converted before it is bound; string
     columns are case-insensitive in openmsi's schema (``db.ci_string``), so comparisons use the
-    column's own collation and never ``lower()``.
+    column's own collation and never ``lower()``. A ``datetime`` column (UTC) compares with a
+    value such as ``2026-12-05 10:00:00`` (Magento's format) or ``2026-12-05`` (midnight), UTC
+    unless it carries an offset; LIKE and the other text conditions see the engine's text form.
     """
 
     expression: ColumnElement[Any]
@@ -286,6 +289,7 @@ _EXPECTED_TYPE: Final[Mapping[Kind, str]] = {
     "decimal": "float",
     "bool": "bool",
     "string": "string",
+    "datetime": "datetime",
 }
 
 
@@ -555,6 +559,16 @@ def _to_number(value: str, kind: Kind) -> Decimal:
     raise InputError.invalid_type(value, _EXPECTED_TYPE[kind])
 
 
+def _to_datetime(value: str) -> datetime:
+    """MySQL compares a DATETIME column with a date or date-time string; what it cannot read as
+    one it compares as something else. openmsi refuses it instead."""
+    try:
+        moment = datetime.fromisoformat(value.strip())
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: an offset that leaves years 1–9999
+        raise InputError.invalid_type(value, _EXPECTED_TYPE["datetime"]) from None
+
+
 def _to_bool(value: str) -> bool:
     lowered = value.lower()
     if lowered in ("1", "true"):
@@ -602,6 +616,8 @@ def _comparison(column: Column, op: str, value: str) -> ColumnElement[bool]:
     if column.kind == "string":
         # Bound with the column's own type, so PostgreSQL compares citext with citext.
         return _compare(expression, op, literal(value, expression.type))
+    if column.kind == "datetime":
+        return _compare(expression, op, literal(_to_datetime(value), expression.type))
     if column.kind == "bool":
         return _compare(expression, op, _bind_bool(column, _to_bool(value)))
     domain, bind = _number_binder(column)
@@ -623,6 +639,8 @@ def _membership(column: Column, parts: list[str], *, negate: bool) -> ColumnElem
     expression = column.expression
     if column.kind == "string":
         values: list[Any] = [literal(part, expression.type) for part in parts]
+    elif column.kind == "datetime":
+        values = [literal(_to_datetime(part), expression.type) for part in parts]
     elif column.kind == "bool":
         values = [_bind_bool(column, _to_bool(part)) for part in parts]
     else:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -15,6 +16,7 @@ from sqlalchemy import (
     Numeric,
     Select,
     and_,
+    bindparam,
     case,
     delete,
     exists,
@@ -231,6 +233,47 @@ def _upsert_fresh(
         if wanted:
             rows = aggregation(config, default_stock=default, stock_ids=wanted, sku_filter=sku_filter)
             db.upsert_from_select(session, index, columns, rows, keys=("stock_id", "sku"))
+
+
+def refresh_salable(
+    session: Session, config: StockItemConfiguration, stock_id: int, skus: Sequence[str]
+) -> None:
+    """Re-evaluate ``is_salable`` of the stock's existing rows of these SKUs after their
+    reservations changed and nothing else did (Magento's
+    ``InventoryIndexer/Model/Queue/UpdateIndexSalabilityStatus.php``, run in the same
+    transaction): the rows keep their quantities and counts, only the flag is computed again
+    from them and the SKU's reservations, exactly as the aggregation computes it.
+
+    Rows are updated in place, never deleted and inserted again, so that a concurrent placement
+    waiting for one of them (``FOR UPDATE``) finds it when the lock is granted.
+    """
+    statement = _refresh_salable_statement(config, stock_id == DEFAULT_STOCK_ID)
+    for chunk in chunks(sorted(set(skus))):
+        session.execute(statement, {"row_stock_id": stock_id, "row_skus": list(chunk)})
+
+
+@lru_cache(maxsize=16)
+def _refresh_salable_statement(config: StockItemConfiguration, default_stock: bool) -> Any:
+    """Built once per configuration: an order placement runs it every time. The default stock's
+    row holds the default source's one item whatever its status (the legacy quantity), so its
+    in-stock quantity is that quantity when the item is in stock."""
+    in_stock_quantity: ColumnElement[Any] = index.c.quantity
+    if default_stock:
+        in_stock_quantity = case((index.c.in_stock_count > 0, index.c.quantity), else_=0)
+    reserved = (
+        select(func.coalesce(func.sum(reservations.c.quantity), 0))
+        .where(reservations.c.stock_id == index.c.stock_id, reservations.c.sku == index.c.sku)
+        .scalar_subquery()
+    )
+    salable = _salable(config, default_stock, in_stock_quantity, index.c.in_stock_count, reserved)
+    return (
+        index.update()
+        .where(
+            index.c.stock_id == bindparam("row_stock_id"),
+            index.c.sku.in_(bindparam("row_skus", expanding=True)),
+        )
+        .values(is_salable=salable)
+    )
 
 
 def refresh_skus_of_sources(

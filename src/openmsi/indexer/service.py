@@ -14,25 +14,35 @@ Lock order. Every writer takes its locks in this order, each level in key order,
 goes back to an earlier level, so that no two writers deadlock (on SQLite, BEGIN IMMEDIATE
 serialises writers and none of these statements is sent):
 
-1. source rows (``inventory_source``), by code: SHARED for source-item saves and deletes, so
-   item writers of one source never wait for each other; EXCLUSIVE for link saves and deletes
-   and for source saves (the saved source, and ``default``, whose row serialises the
+1. source rows (``inventory_source``), by code: SHARED for source-item saves and deletes and
+   shipments, so item writers of one source never wait for each other; EXCLUSIVE for link saves
+   and deletes and for source saves (the saved source, and ``default``, whose row serialises the
    unique-name check), as a link change or an enable/disable changes what the source's items
    contribute and so must see no item write of those sources in flight;
-2. stock rows (``inventory_stock``), by id, exclusive: every writer of a stock's index rows
-   (item writers lock every stock linked to their sources, link changes the stocks of their
-   links, reservations the stocks they reserve in, rebuilds the stock they rebuild, stock
-   deletion its stock). Holding a stock's row makes a writer the only one changing that
-   stock's index rows, and lets it see every committed change of what they aggregate.
-   Stock saves take the default stock's row (unique names, sales channels);
-3. the rows written: source items (in (source, SKU) order), links, index rows, reservations;
+2. stock rows (``inventory_stock``), by id. EXCLUSIVE for every writer of what a stock's index
+   rows aggregate: item writers and shipments lock every stock linked to their sources, link
+   changes the stocks of their links, ``append_reservations`` the stocks it reserves in,
+   rebuilds the stock they rebuild, stock deletion its stock. Holding a stock's row exclusive
+   makes a writer the only one changing that stock's index rows, and lets it see every
+   committed change of what they aggregate. Stock saves take the default stock's row (unique
+   names, sales channels). SHARED for order placements and cancellations
+   (``openmsi.orders.service``): they change no item or link, only append reservations for
+   their own SKUs, so they exclude the exclusive writers of their stock (its items, links and
+   index rows stay as they are while they run) without excluding each other;
+3. rows. First, under a shared stock lock only, the stock's index rows of the SKUs a placement
+   or cancellation reserves for, FOR UPDATE in SKU order (``lock_index_rows``): placements and
+   cancellations of the same (stock, SKU) queue here, and a placement reads the salable facts
+   only once it holds them. Then the order row (``openmsi_order``: inserted by a placement,
+   locked FOR UPDATE by a cancellation or shipment). Then the rows written: source items (in
+   (source, SKU) order), links, order lines, reservations, index rows (a placement or
+   cancellation updates only the rows it locked, in place, ``refresh_reserved``);
 4. ``job`` rows: rebuilds are queued last, by stock id (the dedupe key's unique index), and a
    rebuild closes its stock's failed jobs after writing the rows.
 
-Order placement (reservations for a sales event) fits at level 2: it takes the stocks it
-reserves in, then writes reservations and index rows (sales.reservations.append_reservations).
-``openmsi reservations compensate`` too: it takes the stocks of the wrong reservation groups,
-reads the groups again, then appends (sales.consistency.compensate). The reservation cleanup
+``sales.reservations.append_reservations`` takes the stocks it reserves in exclusive, then
+writes reservations and index rows; so does ``openmsi reservations compensate``: it takes the
+stocks of the wrong reservation groups, reads the groups again, then appends
+(sales.consistency.compensate). The reservation cleanup
 takes nothing at levels 1 and 2: it deletes by primary key reservation rows (level 3) whose
 groups sum to 0, which changes no (stock, SKU) sum, so neither index rows nor their writers
 need to wait for it (sales.consistency.cleanup).
@@ -45,6 +55,9 @@ length of a link change or enable/disable, which is why those apply deltas that 
 changed source's items (``repository.apply_source_delta``); a stock lock (2) held by a rebuild
 (``rebuild_stock``, a job or ``openmsi reindex``) holds the stock's item writers for the whole
 aggregation, which is why link changes up to ``inline_limit`` items no longer queue one.
+Placements and cancellations of one stock wait only for those of the same SKUs (level 3) and
+for the stock's exclusive writers (level 2), which in turn wait for every placement in flight
+on their stocks: a placement's lock path is a few statements long, as is a shipment's.
 """
 
 from __future__ import annotations
@@ -88,6 +101,23 @@ def lock_sources(session: Session, source_codes: Sequence[str]) -> None:
 
 def lock_stocks(session: Session, stock_ids: Sequence[int]) -> None:
     lock_rows_for_update(session, table_of(Stock), "stock_id", list(stock_ids))
+
+
+def lock_stocks_shared(session: Session, stock_ids: Sequence[int]) -> None:
+    """Level 2 in shared mode: what reservation writers of one stock hold (see above)."""
+    lock_rows_for_share(session, table_of(Stock), "stock_id", list(stock_ids))
+
+
+def lock_index_rows(session: Session, stock_id: int, skus: Sequence[str]) -> None:
+    """Level 3: the stock's index rows of these SKUs, FOR UPDATE in SKU order; rows that do not
+    exist lock nothing. Only under the stock's shared lock: its exclusive lock already keeps
+    every other writer of these rows away."""
+    lock_rows_for_update(session, table_of(StockIndexRow), "sku", list(skus), within=("stock_id", stock_id))
+
+
+def refresh_reserved(session: Session, indexing: Indexing, stock_id: int, skus: Sequence[str]) -> None:
+    """After reservations of these SKUs were appended in this stock, their rows' ``is_salable``."""
+    repository.refresh_salable(session, indexing.config, stock_id, skus)
 
 
 def stocks_of_sources(session: Session, source_codes: Sequence[str]) -> list[int]:

@@ -220,13 +220,17 @@ def stock_has_sales_channels(session: Session, stock_id: int) -> bool:
     return session.scalar(query) is not None
 
 
-def stock_by_sales_channel(session: Session, channel_type: str, code: str) -> Stock | None:
-    query = (
-        select(Stock)
-        .join(SalesChannel, SalesChannel.stock_id == Stock.stock_id)
-        .where(SalesChannel.type == channel_type, SalesChannel.code == code)
-    )
-    return session.scalar(query)
+# Built once: order placements resolve their channel on every request.
+_STOCK_ID_BY_SALES_CHANNEL = (
+    select(STOCK_TABLE.c.stock_id)
+    .join(CHANNEL_TABLE, CHANNEL_TABLE.c.stock_id == STOCK_TABLE.c.stock_id)
+    .where(CHANNEL_TABLE.c.type == bindparam("channel_type"), CHANNEL_TABLE.c.code == bindparam("code"))
+)
+
+
+def stock_id_by_sales_channel(session: Session, channel_type: str, code: str) -> int | None:
+    stock_id = session.scalar(_STOCK_ID_BY_SALES_CHANNEL, {"channel_type": channel_type, "code": code})
+    return None if stock_id is None else int(stock_id)
 
 
 def lock_stocks(session: Session, stock_ids: Sequence[int]) -> None:

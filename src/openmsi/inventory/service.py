@@ -256,15 +256,21 @@ def delete_stock(session: Session, stock_id: int) -> None:
 
 def resolve_stock(session: Session, channel_type: str, code: str) -> tuple[Stock, list[SalesChannel]]:
     """GET /V1/inventory/stock-resolver/:type/:code. Raises NoSuchEntity("No linked stock found")."""
+    return get_stock(session, resolve_stock_id(session, channel_type, code))
+
+
+def resolve_stock_id(session: Session, channel_type: str, code: str) -> int:
+    """The id of the stock a sales channel resolves to, as the stock resolver finds it (also
+    for openmsi's order placement). Raises NoSuchEntity("No linked stock found")."""
     if channel_type == WEBSITE and code == "admin":
         # AdaptStockResolverToAdminWebsitePlugin: the admin website always uses the default stock.
-        return get_stock(session, DEFAULT_STOCK_ID)
-    stock = None
+        return DEFAULT_STOCK_ID
+    stock_id = None
     if len(channel_type) <= CHANNEL_LENGTH and len(code) <= CHANNEL_LENGTH:
-        stock = repository.stock_by_sales_channel(session, channel_type, code)
-    if stock is None:
+        stock_id = repository.stock_id_by_sales_channel(session, channel_type, code)
+    if stock_id is None:
         raise errors.NoSuchEntity("No linked stock found")
-    return stock, repository.sales_channels_by_stock(session, [stock.stock_id])[stock.stock_id]
+    return stock_id
 
 
 # Stock-source links
