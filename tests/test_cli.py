@@ -8,17 +8,22 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
+from conftest import SERVER_URLS
 from index_helpers import (
     EXPECTED_INDEX,
     STATUS,
@@ -407,7 +412,9 @@ def test_admin_commands_refuse_an_unknown_user(
 ) -> None:
     result = invoke(database_url, "admin", *command[:1], "--username", "nobody", *command[1:])
     assert result.exit_code == 1
-    assert result.stderr == 'There is no admin user named "nobody".\n'
+    database_line, message = result.stderr.split("\n", 1)
+    assert database_line.startswith("Database: ")
+    assert message == 'There is no admin user named "nobody".\n'
 
 
 def test_admin_help_lists_the_commands() -> None:
@@ -415,3 +422,214 @@ def test_admin_help_lists_the_commands() -> None:
     assert result.exit_code == 0
     for name in ("create", "list", "unlock", "password", "deactivate", "activate"):
         assert re.search(rf"^\s*│?\s*{name}\s", result.stdout, re.MULTILINE), name
+
+
+# --- Which database, and never an empty one made on the way -----------------------------------
+
+
+UNREACHABLE = "postgresql+psycopg://openmsi:s3cret-pw@127.0.0.1:1/openmsi"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["admin", "list"], ["index", "status", "--json"], ["migrate"], ["serve", "--port", "1"], ["worker"]],
+    ids=lambda command: command[0],
+)
+def test_commands_name_their_database_on_stderr_with_the_password_masked(command: list[str]) -> None:
+    result = invoke(UNREACHABLE, *command)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Database: postgresql+psycopg://openmsi:***@127.0.0.1:1/openmsi\n")
+    assert "Cannot connect to the database:" in result.stderr
+    assert "s3cret-pw" not in result.output
+    assert result.stdout == ""
+
+
+def test_json_output_stays_clean_beside_the_database_line(database: db.Database, database_url: str) -> None:
+    result = invoke(database_url, "index", "status", "--json")
+    assert result.exit_code == 0, result.output
+    assert "stocks" in json.loads(result.stdout)
+    assert result.stderr.startswith("Database: ")
+
+
+MISSING_FILE_COMMANDS = [
+    ["admin", "create", "--username", "someone", "--password", "long-enough"],
+    ["admin", "list"],
+    ["website", "create", "--code", "c1", "--name", "N"],
+    ["reindex"],
+    ["worker", "--once"],
+    ["index", "status"],
+    ["index", "verify"],
+    ["reservations", "inconsistencies"],
+]
+
+
+@pytest.mark.parametrize("command", MISSING_FILE_COMMANDS, ids=lambda command: "-".join(command[:2]))
+def test_a_command_on_a_missing_sqlite_file_says_so_and_creates_nothing(
+    tmp_path: Path, command: list[str]
+) -> None:
+    path = tmp_path / "missing.db"
+    result = invoke(f"sqlite:///{path}", *command)
+    assert result.exit_code == 1
+    assert f"The database file {path} does not exist. Create it with `openmsi migrate`" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", [["serve", "--port", "1"], ["migrate"]], ids=["serve", "migrate"])
+def test_serve_and_migrate_say_when_a_sqlite_folder_is_missing(tmp_path: Path, command: list[str]) -> None:
+    path = tmp_path / "no" / "such" / "openmsi.db"
+    result = invoke(f"sqlite:///{path}", *command)
+    assert result.exit_code == 1
+    assert f"Cannot open the database file {path}: unable to open database file" in result.stderr
+    assert "Its folder must exist and be writable." in result.stderr
+
+
+def test_migrate_creates_the_missing_sqlite_file_the_others_then_use(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    assert invoke(url, "admin", "list").exit_code == 1
+    migrated = invoke(url, "migrate")
+    assert migrated.exit_code == 0, migrated.output
+    listed = invoke(url, "admin", "list")
+    assert listed.exit_code == 0, listed.output
+    assert listed.stdout.startswith("username")
+
+
+def test_a_command_on_a_missing_server_database_says_how_to_fix_it(engine_name: str) -> None:
+    if engine_name == "sqlite":
+        pytest.skip("a server database")
+    url = make_url(SERVER_URLS[engine_name]).set(database="openmsi_no_such_database")
+    result = invoke(url.render_as_string(hide_password=False), "admin", "list")
+    assert result.exit_code == 1
+    assert "Cannot connect to the database:" in result.stderr
+    assert re.search(r'database "openmsi_no_such_database" does not exist|Unknown database', result.stderr)
+    assert "then run `openmsi migrate`" in result.stderr
+
+
+def test_a_command_on_an_unmigrated_server_database_says_how_to_fix_it(
+    engine_name: str, empty_database_url: str
+) -> None:
+    if engine_name == "sqlite":
+        pytest.skip("SQLite is migrated by the command itself")
+    result = invoke(
+        empty_database_url, "admin", "create", "--username", "someone", "--password", "long-enough"
+    )
+    assert result.exit_code == 1
+    assert "The database has no openmsi schema yet: run `openmsi migrate` first." in result.stderr
+    database = _database(empty_database_url)
+    try:
+        assert schema.current_revision(database.engine) is None
+    finally:
+        database.dispose()
+
+
+# --- migrate --wait ------------------------------------------------------------------------------
+
+
+def test_migrate_wait_gives_up_after_the_time_given() -> None:
+    result = invoke(UNREACHABLE, "migrate", "--wait", "1")
+    assert result.exit_code == 1
+    assert "Waiting up to 1 s for the database to answer." in result.stderr
+    assert "Cannot connect to the database:" in result.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class _LateServer:
+    """A TCP port that refuses connections for ``delay`` seconds (a database server still
+    starting), then forwards each connection to the real server."""
+
+    def __init__(self, target: tuple[str, int], delay: float) -> None:
+        self.target = target
+        self.delay = delay
+        self.port = _free_port()
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    def __enter__(self) -> _LateServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stopping.set()
+        self.thread.join(timeout=10)
+
+    def _serve(self) -> None:
+        if self.stopping.wait(self.delay):
+            return
+        with socket.create_server(("127.0.0.1", self.port)) as server:
+            server.settimeout(0.1)
+            while not self.stopping.is_set():
+                try:
+                    client, _ = server.accept()
+                except TimeoutError:
+                    continue
+                upstream = socket.create_connection(self.target)
+                for source, sink in ((client, upstream), (upstream, client)):
+                    threading.Thread(target=_pipe, args=(source, sink), daemon=True).start()
+
+
+def _pipe(source: socket.socket, sink: socket.socket) -> None:
+    try:
+        while data := source.recv(65536):
+            sink.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for end in (source, sink):
+            end.close()
+
+
+def test_migrate_wait_outlasts_a_server_that_is_still_starting(
+    engine_name: str, empty_database_url: str
+) -> None:
+    if engine_name == "sqlite":
+        pytest.skip("a server database")
+    url = make_url(empty_database_url)
+    with _LateServer((url.host or "127.0.0.1", url.port or 0), delay=1.5) as late:
+        result = invoke(
+            url.set(port=late.port).render_as_string(hide_password=False), "migrate", "--wait", "30"
+        )
+    assert result.exit_code == 0, result.output
+    assert "Waiting up to 30 s for the database to answer." in result.stderr
+    assert f"revision {schema.head_revision()}" in result.stdout
+    database = _database(empty_database_url)
+    try:
+        assert schema.is_up_to_date(database.engine)
+    finally:
+        database.dispose()
+
+
+# --- Help -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("command", "flags"),
+    [
+        ([], []),
+        (["serve"], ["--host", "--port", "--workers"]),
+        (["migrate"], ["--revision", "--wait"]),
+        (["reindex"], ["--enqueue"]),
+        (["worker"], ["--once"]),
+        (["index", "status"], ["--json"]),
+        (["reservations", "inconsistencies"], ["--json"]),
+        (["admin", "create"], ["--username", "--password"]),
+    ],
+    ids=lambda value: "-".join(value) or "openmsi",
+)
+def test_help_shows_flags_without_a_value_type(command: list[str], flags: list[str]) -> None:
+    result = runner.invoke(app, [*command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "<bool>" not in result.stdout
+    for flag in flags:
+        assert re.search(rf"^\s+{flag}\b", result.stdout, re.MULTILINE), flag
+    assert re.search(r"^\s+--help\s+Show this message and exit\.$", result.stdout, re.MULTILINE)
+
+
+def test_the_command_names_are_the_project_interface() -> None:
+    result = runner.invoke(app, ["--help"])
+    listed = set(re.findall(r"^  (\w+)\s", result.stdout.split("Commands:", 1)[1], re.MULTILINE))
+    assert {"serve", "migrate", "admin", "website", "reindex", "worker", "index", "reservations"} <= listed

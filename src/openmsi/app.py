@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from openmsi import __version__, db, openapi, runtime, schema
+from openmsi import __version__, db, observability, openapi, runtime, schema
 from openmsi.admin.router import router as admin_router
 from openmsi.export.router import router as export_router
 from openmsi.indexer import service as indexer
@@ -105,7 +105,10 @@ def create_app(settings: Settings | None = None, database: db.Database | None = 
 
     app.openapi = openapi_document  # type: ignore[method-assign]
     app.add_middleware(MagentoPathMiddleware, store_codes=StoreCodes(load_store_codes))
-    # Outermost: a body too large is refused before anything else looks at the request.
+    # A body too large is refused before anything else looks at the request.
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    # /health/*, /metrics and, outermost, the middleware that gives every request its id, log
+    # line and counters: added last.
+    observability.install(app, settings, database)
     runtime.install_handlers(app)
     return app

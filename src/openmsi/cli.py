@@ -1,10 +1,20 @@
-"""The ``openmsi`` command. Each command owns its transaction and commits it itself."""
+"""The ``openmsi`` command. Each command owns its transaction and commits it itself.
+
+Every command says on stderr which database it uses (the password masked), so that the
+standard output of ``--json`` stays JSON. Commands other than ``migrate`` and ``serve`` never
+create a database: on a SQLite file that does not exist, or a server database that cannot be
+reached or has no schema yet, they say so and how to fix it.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
+import os
+import shutil
 import signal
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -14,18 +24,30 @@ from types import FrameType
 from typing import Annotated, Any
 
 import typer
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session
 
 from openmsi import auth, db, errors, schema
-from openmsi.settings import get_settings
+from openmsi.settings import Settings, get_settings
 
+# Plain click help: typer's rich help shows "<bool>" beside every flag, as if it took a value.
+PLAIN_HELP: Any = {"rich_markup_mode": None}
 app = typer.Typer(help="openmsi: a standalone, Magento-compatible Multi-Source Inventory service.",
-                  no_args_is_help=True, add_completion=False)  # fmt: skip
-admin_app = typer.Typer(help="Admin users (they obtain tokens with POST /rest/V1/integration/admin/token).")
-website_app = typer.Typer(help="Websites: the sales channels that stocks serve.")
-index_app = typer.Typer(help="The aggregated stock index: compare it with its sources, see its lag.")
-reservations_app = typer.Typer(help="Reservations: compare them with the orders, compensate, clean up.")
-geonames_app = typer.Typer(help="GeoNames postal codes: where the offline distance provider finds addresses.")
+                  no_args_is_help=True, add_completion=False, **PLAIN_HELP)  # fmt: skip
+admin_app = typer.Typer(
+    help="Admin users (they obtain tokens with POST /rest/V1/integration/admin/token).", **PLAIN_HELP
+)
+website_app = typer.Typer(help="Websites: the sales channels that stocks serve.", **PLAIN_HELP)
+index_app = typer.Typer(
+    help="The aggregated stock index: compare it with its sources, see its lag.", **PLAIN_HELP
+)
+reservations_app = typer.Typer(
+    help="Reservations: compare them with the orders, compensate, clean up.", **PLAIN_HELP
+)
+geonames_app = typer.Typer(
+    help="GeoNames postal codes: where the offline distance provider finds addresses.", **PLAIN_HELP
+)
 app.add_typer(admin_app, name="admin")
 app.add_typer(website_app, name="website")
 app.add_typer(index_app, name="index")
@@ -33,8 +55,42 @@ app.add_typer(reservations_app, name="reservations")
 app.add_typer(geonames_app, name="geonames")
 
 
-def _database() -> db.Database:
-    return db.Database(db.make_engine(get_settings()))
+def _database(log: logging.Logger | None = None) -> db.Database:
+    """The configured database, named on stderr (through ``log`` when given: a JSON log stays
+    JSON); nothing is connected yet."""
+    settings = get_settings()
+    try:
+        url = make_url(settings.database_url)
+    except ArgumentError:
+        raise _fail("OPENMSI_DATABASE_URL is not a database URL (see README, Configuration).") from None
+    described = url.render_as_string(hide_password=True)
+    path = _sqlite_file(url)
+    if path is not None:
+        described += f" ({path})"
+    if log is not None and log.isEnabledFor(logging.INFO):
+        log.info("Database: %s", described)
+    else:
+        typer.echo(f"Database: {described}", err=True)
+    return db.Database(db.make_engine(settings))
+
+
+def _sqlite_file(url: Any) -> Path | None:
+    """The file of a SQLite URL (absolute), or None (a server, or an in-memory database)."""
+    if not db.is_sqlite(url) or url.database in (None, "", ":memory:"):
+        return None
+    return Path(url.database).resolve()
+
+
+def _cannot_connect(database: db.Database, error: OperationalError) -> str:
+    detail = str(error.orig).strip().splitlines()[0] if error.orig is not None else str(error)
+    path = _sqlite_file(database.engine.url)
+    if path is not None:
+        return f"Cannot open the database file {path}: {detail}\nIts folder must exist and be writable."
+    return (
+        f"Cannot connect to the database: {detail}\n"
+        'If the server runs but the database does not exist yet, create it (README, "PostgreSQL or '
+        'MariaDB"), then run `openmsi migrate`.'
+    )
 
 
 def _fail(message: str) -> typer.Exit:
@@ -60,34 +116,99 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port.")] = 8080,
     workers: Annotated[int, typer.Option(help="Worker processes (uvicorn --workers).")] = 1,
 ) -> None:
-    """Serve the REST API. On SQLite pending migrations are applied first; on PostgreSQL or
-    MariaDB the server refuses to start until `openmsi migrate` has run."""
+    """Serve the REST API. On SQLite pending migrations are applied first (the file is created
+    if need be); on PostgreSQL or MariaDB the server refuses to start until `openmsi migrate` has
+    run."""
     import uvicorn
 
+    from openmsi import observability
     from openmsi.app import PendingMigrations, prepare_database
 
-    database = _database()
+    settings = get_settings()
+    # From the first line on in OPENMSI_LOG_FORMAT (uvicorn applies the same configuration again
+    # in each of its processes).
+    observability.configure_logging(settings)
+    database = _database(logging.getLogger("openmsi.cli"))
     try:
         prepare_database(database)
     except PendingMigrations as error:
         raise _fail(str(error)) from None
+    except OperationalError as error:
+        raise _fail(_cannot_connect(database, error)) from None
     finally:
         database.dispose()
-    uvicorn.run("openmsi.app:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level="info", access_log=False)  # fmt: skip
+    with _metrics_shared_by(workers, settings):
+        # One log format for openmsi's and uvicorn's lines, in every worker process; uvicorn's own
+        # access lines stay off (openmsi writes one line per request, observability.py).
+        uvicorn.run("openmsi.app:create_app", factory=True, host=host, port=port, workers=workers,
+                    log_config=observability.log_config(settings), access_log=False)  # fmt: skip
+
+
+@contextmanager
+def _metrics_shared_by(workers: int, settings: Settings) -> Iterator[None]:
+    """Several uvicorn worker processes answer on one port: their counters go to files in
+    PROMETHEUS_MULTIPROC_DIR, which /metrics adds up (prometheus-client's multiprocess mode).
+    A folder given in the environment is emptied first; otherwise a temporary one is used and
+    removed afterwards. The worker processes inherit the variable."""
+    variable = "PROMETHEUS_MULTIPROC_DIR"
+    if not settings.metrics or workers < 2:
+        yield
+        return
+    from openmsi import observability
+
+    given = os.environ.get(variable)
+    if given:
+        observability.reset_multiprocess_dir(given)
+        yield
+        return
+    folder = tempfile.mkdtemp(prefix="openmsi-metrics-")
+    os.environ[variable] = folder
+    try:
+        yield
+    finally:
+        os.environ.pop(variable, None)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @app.command()
 def migrate(
     revision: Annotated[str, typer.Option(help="Target revision.")] = "head",
+    wait: Annotated[
+        float,
+        typer.Option(
+            min=0, metavar="SECONDS", help="Keep trying this long while the database server does not answer."
+        ),
+    ] = 0,
 ) -> None:
-    """Apply pending database migrations (alembic upgrade)."""
+    """Apply pending database migrations (alembic upgrade).
+
+    A SQLite database file is created if need be."""
     database = _database()
     try:
+        _wait_for(database, wait)
         schema.upgrade(database.engine, revision)
         typer.echo(f"Database at revision {schema.current_revision(database.engine)}.")
     finally:
         database.dispose()
+
+
+def _wait_for(database: db.Database, seconds: float) -> None:
+    """Connect, trying again every second for up to ``seconds`` (a server still starting: compose
+    starts `migrate` beside a fresh PostgreSQL)."""
+    deadline = time.monotonic() + seconds
+    waiting = False
+    while True:
+        try:
+            with database.engine.connect():
+                return
+        except OperationalError as error:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise _fail(_cannot_connect(database, error)) from None
+            if not waiting:
+                typer.echo(f"Waiting up to {seconds:g} s for the database to answer.", err=True)
+                waiting = True
+            time.sleep(min(1.0, left))
 
 
 @contextmanager
@@ -193,14 +314,33 @@ def website_create(
 
 
 def _require_schema(database: db.Database) -> None:
-    if db.is_sqlite(database.engine):
-        schema.upgrade(database.engine)
-    elif not schema.is_up_to_date(database.engine):
+    """An existing database whose schema is at the latest migration (SQLite migrates itself);
+    never an empty one made on the way."""
+    engine = database.engine
+    if db.is_sqlite(engine):
+        path = _sqlite_file(engine.url)
+        if path is not None and not path.exists():
+            raise _fail(
+                f"The database file {path} does not exist. Create it with `openmsi migrate` (or start "
+                "`openmsi serve`, which creates and migrates a SQLite database), or set "
+                "OPENMSI_DATABASE_URL to the database you meant."
+            )
+    try:
+        if db.is_sqlite(engine):
+            schema.upgrade(engine)
+            return
+        current = schema.current_revision(engine)
+    except OperationalError as error:
+        raise _fail(_cannot_connect(database, error)) from None
+    if current is None:
+        raise _fail("The database has no openmsi schema yet: run `openmsi migrate` first.")
+    if current != schema.head_revision():
         raise _fail("The database schema is not up to date: run `openmsi migrate` first.")
 
 
 StockOption = Annotated[
-    list[int] | None, typer.Option("--stock", help="Stock id; repeat for several. Default: every stock.")
+    list[int] | None,
+    typer.Option("--stock", metavar="ID", help="Stock id; repeat for several. Default: every stock."),
 ]
 
 
@@ -262,12 +402,15 @@ def worker(
     ] = False,
 ) -> None:
     """Run reindex jobs until SIGINT or SIGTERM; the job in progress is finished first."""
+    from openmsi import observability
     from openmsi.indexer import service as indexer
 
     settings = get_settings()
     database = _database()
     try:
         _require_schema(database)
+        # The job log lines in the format of the API's (OPENMSI_LOG_FORMAT).
+        observability.configure_logging(settings)
         runner = indexer.make_worker(database, settings)
         if once:
             count = runner.run_until_idle()

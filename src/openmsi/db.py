@@ -12,6 +12,7 @@ lets readers go on during a write.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import re
 import select as io_select
@@ -307,7 +308,9 @@ class _Threads:
         with self._lock:
             if self._executor is None:
                 self._executor = ThreadPoolExecutor(self._count, thread_name_prefix=self._name)
-            future = self._executor.submit(work)
+            # In the caller's context, as anyio.to_thread does: the request's id reaches the log
+            # lines written there (observability.py).
+            future = self._executor.submit(contextvars.copy_context().run, work)
         # As anyio.to_thread.run_sync: a cancelled request still waits for its work to end, so
         # a write is never left behind half-way with nobody to see how it ended.
         with anyio.CancelScope(shield=True):

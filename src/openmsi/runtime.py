@@ -12,8 +12,9 @@ the commit are one call of ``Database.run`` in the route's lane: one thread hop 
 A write that carries an ``Idempotency-Key`` header (spec orders.md) takes a path of its own,
 ``_keyed_write``; a write without one runs exactly as before. What comes next hooks in here, once
 for every route: an event row joins the write transaction in ``_run_write`` (it commits or rolls
-back with the work); metrics and request logs wrap ``serve`` (they see the route, its lane and
-the answer or error).
+back with the work). Metrics and request logs (``observability.py``) count and log every answer
+once it has left, in the outermost middleware: ``serve`` notes the route template it serves
+and the admin user the token belongs to.
 """
 
 from __future__ import annotations
@@ -31,12 +32,13 @@ import anyio
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
+from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Receive, Scope, Send
 
-from openmsi import auth, errors, idempotency, service_input, webapi
+from openmsi import auth, errors, idempotency, observability, service_input, webapi
 from openmsi.db import Database, Lane, is_retryable
 from openmsi.indexer.service import Indexing
 from openmsi.openapi import QueryParameter
@@ -114,6 +116,11 @@ class Route:
     optional_body: bool = False
 
     @property
+    def template(self) -> str:
+        """The path as mounted, placeholders and all: the route's label in metrics and logs."""
+        return "/rest" + self.path
+
+    @property
     def name(self) -> str:
         work = self.work or self.steps
         assert work is not None
@@ -152,7 +159,7 @@ def mount(app: FastAPI, routes: list[Route]) -> None:
     """Add the routes under ``/rest``, in order, each answered by ``serve``."""
     for route in routes:
         app.add_api_route(
-            "/rest" + route.path,
+            route.template,
             _endpoint(route),
             methods=[route.method],
             name=route.name,
@@ -171,6 +178,7 @@ def _endpoint(route: Route) -> Callable[[Request], Awaitable[Response]]:
 async def serve(route: Route, request: Request) -> Response:
     """The one seam every route passes through: token and ACL, parameters, unit of work,
     commit, deadlock retry, database error mapping, JSON answer."""
+    observability.note_route(route.template)
     state = request.app.state
     context = Context(state.settings, state.database, state.indexing)
     body = await request.body() if request.method in ("POST", "PUT") else None
@@ -208,7 +216,7 @@ def _read(route: Route, context: Context, incoming: _Incoming) -> Any:
         try:
             # A read checks the token on its own session's connection: one checkout, one BEGIN.
             with context.database.read_sessions() as session:
-                auth.authorize(session.connection(), incoming.token, route.resource)
+                _check_token(session.connection(), incoming.token, route.resource)
                 return route.work(Call(session, _params(incoming), incoming.path, context))
         except DBAPIError as error:
             # Pooled connections are not pinged (db.make_engine): one that the server closed
@@ -225,7 +233,7 @@ def _write(route: Route, context: Context, incoming: _Incoming) -> Any:
         # The token is checked before the transaction opens, so that a refused request never
         # takes SQLite's write lock.
         with context.database.engine.connect() as connection:
-            auth.authorize(connection, incoming.token, route.resource)
+            _check_token(connection, incoming.token, route.resource)
     return _run_write(route, context, _params(incoming), incoming.path)
 
 
@@ -341,7 +349,7 @@ def _look_up_key(
 ) -> _KeyFound | idempotency.Answer:
     assert route.resource is not None
     with context.database.read_sessions() as session:
-        principal = auth.authorize(session.connection(), incoming.token, route.resource)
+        principal = _check_token(session.connection(), incoming.token, route.resource)
         key = idempotency.parse_key(keyed.header_values)
         fingerprint = idempotency.fingerprint(
             keyed.method, keyed.store_code, keyed.path, incoming.query_string, incoming.body
@@ -425,7 +433,14 @@ async def _steps(route: Route, context: Context, incoming: _Incoming) -> Any:
 
 def _authorize(context: Context, incoming: _Incoming, resource: str) -> None:
     with context.database.engine.connect() as connection:
-        auth.authorize(connection, incoming.token, resource)
+        _check_token(connection, incoming.token, resource)
+
+
+def _check_token(connection: Connection, token: str | None, resource: str) -> auth.Principal:
+    """``auth.authorize``, and the request's log line names the admin user."""
+    principal = auth.authorize(connection, token, resource)
+    observability.note_user(principal.username)
+    return principal
 
 
 def _database_failure(route: Route, error: DBAPIError) -> Exception:
@@ -519,7 +534,10 @@ def install_handlers(app: FastAPI) -> None:
         body = errors.internal_error_envelope(report_id)
         if request.app.state.settings.debug:
             body["trace"] = "".join(traceback.format_exception(error))
-        return MagentoJSONResponse(body, status_code=500)
+        # Answered outside the middleware that adds the header to every other answer.
+        request_id = observability.current_request_id()
+        headers = None if request_id is None else {observability.REQUEST_ID_HEADER: request_id}
+        return MagentoJSONResponse(body, status_code=500, headers=headers)
 
     app.add_exception_handler(errors.MagentoError, magento_error)
     app.add_exception_handler(StarletteHTTPException, http_error)

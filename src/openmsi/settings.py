@@ -92,6 +92,11 @@ class Settings(BaseSettings):
     distance_provider: Literal["google", "offline"] = "google"
     # Serve the OpenAPI document at /openapi.json and its viewers at /docs and /redoc.
     docs_enabled: bool = True
+    # Serve Prometheus metrics at GET /metrics (observability.py).
+    metrics: bool = True
+    # Request logs and the service's own log lines: "text" (one readable line each) or "json"
+    # (one JSON object per line).
+    log_format: Literal["text", "json"] = "text"
     # Adds the exception text to internal-error envelopes; never enable in production.
     debug: bool = False
 

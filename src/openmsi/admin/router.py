@@ -30,7 +30,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy.orm import Session
 
-from openmsi import auth, errors
+from openmsi import auth, errors, observability
 from openmsi.admin import service as admin_service
 from openmsi.admin import sessions
 from openmsi.admin.sessions import Cookie, Keys
@@ -327,6 +327,7 @@ async def _show(visit: Visit, wanted: tuple[str, ...], build: Build) -> Response
             principal = sessions.principal_for_cookie(session.connection(), visit.cookie)
             if principal is None:
                 return _to_login(visit)
+            observability.note_user(principal.username)
             denied = _denied(visit, principal, wanted)
             if denied is not None:
                 return denied
@@ -360,6 +361,7 @@ async def _act(
             principal = sessions.principal_for_cookie(connection, visit.cookie)
         if principal is None:
             return _to_login(visit)
+        observability.note_user(principal.username)
         if not visit.keys.form_key_valid(visit.cookie, form.get(FORM_KEY)):
             return visit.render(
                 "message.html", principal, 403, title=INVALID_FORM_KEY, link=None, link_text=""

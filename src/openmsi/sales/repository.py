@@ -216,6 +216,16 @@ def insert_reservations(session: Session, rows: Sequence[dict[str, Any]]) -> Non
     session.execute(reservations.insert(), list(rows))
 
 
+def reservation_totals(session: Session) -> dict[int, tuple[int, float]]:
+    """Per stock: how many reservation rows, and the sum of their quantities (GET /metrics).
+    Read from the (stock_id, sku, quantity) index alone."""
+    query = select(reservations.c.stock_id, func.count(), func.sum(reservations.c.quantity)).group_by(
+        reservations.c.stock_id
+    )
+    totals = session.execute(query)
+    return {int(stock_id): (int(rows), float(quantity(total))) for stock_id, rows, total in totals}
+
+
 def quantity(value: Any) -> Decimal:
     """A summed quantity as an exact 4-decimal number: SQLite sums decimals as floats."""
     if value is None:
