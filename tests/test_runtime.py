@@ -131,3 +131,37 @@ def test_a_read_whose_connection_the_server_closed_runs_again_once(
     assert response.status_code == 200, response.text
     assert response.json()["source_code"] == "default"
     assert failures == [1]
+
+
+@contextmanager
+def refusing_connections(database: Database) -> Iterator[None]:
+    """Every new connection fails as a server that refuses clients makes it fail; the pool is
+    emptied first, so that each request has to connect."""
+    engine = database.engine
+
+    def refuse(*_args: Any, **_kwargs: Any) -> Any:
+        raise engine.dialect.loaded_dbapi.OperationalError("sorry, too many clients already")
+
+    database.dispose()
+    event.listen(engine, "do_connect", refuse)
+    try:
+        yield
+    finally:
+        event.remove(engine, "do_connect", refuse)
+        database.dispose()
+
+
+def test_a_database_that_refuses_connections_is_a_503_never_a_500(
+    client: TestClient, auth_headers: dict[str, str], database: Database, session: Session
+) -> None:
+    source = {"source_code": "unreachable_wh", "name": "U", "country_id": "US", "postcode": "1"}
+    with refusing_connections(database):
+        answers = [
+            client.get("/rest/V1/inventory/stocks/1", headers=auth_headers),
+            client.get("/rest/V1/inventory/sources?searchCriteria[pageSize]=5", headers=auth_headers),
+            client.post("/rest/V1/inventory/sources", json={"source": source}, headers=auth_headers),
+        ]
+    for response in answers:
+        assert_envelope(response, 503, {"message": runtime.DATABASE_UNAVAILABLE})
+        assert response.headers["retry-after"] == "1"
+    assert client.get("/rest/V1/inventory/sources/unreachable_wh", headers=auth_headers).status_code == 404

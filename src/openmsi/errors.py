@@ -148,6 +148,13 @@ class UnprocessableContent(MagentoError):
     status_code = 422
 
 
+class ServiceUnavailable(MagentoError):
+    """The database cannot be reached or has no connection to spare (openmsi's own status:
+    Magento answers such a failure with its generic 500)."""
+
+    status_code = 503
+
+
 def not_authorized(resource: str) -> Unauthorized:
     return Unauthorized("The consumer isn't authorized to access %resources.", {"resources": resource})
 

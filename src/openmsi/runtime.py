@@ -33,7 +33,8 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
 from sqlalchemy import Connection
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Receive, Scope, Send
@@ -52,6 +53,7 @@ T = TypeVar("T")
 JSON_UTF8 = "application/json; charset=utf-8"
 # A write that lost a deadlock runs again, up to this many times in all.
 WRITE_ATTEMPTS = 4
+DATABASE_UNAVAILABLE = "The database is not available right now. Try again later."
 # What a void service method answers (Magento renders PHP's empty array).
 VOID: list[Any] = []
 
@@ -511,6 +513,17 @@ async def _send(
 # Errors
 
 
+def _is_connection_failure(error: Exception) -> bool:
+    """A DBAPIError raised while connecting, or because the connection was lost: the request
+    never reached the database, or its transaction died with the connection."""
+    if not isinstance(error, DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True
+    # A failed connect has no statement: the pool raised it while opening a connection.
+    return error.statement is None and isinstance(error, OperationalError)
+
+
 def install_handlers(app: FastAPI) -> None:
     """Every error leaves as Magento's envelope; nothing else reaches the client."""
 
@@ -539,7 +552,22 @@ def install_handlers(app: FastAPI) -> None:
         headers = None if request_id is None else {observability.REQUEST_ID_HEADER: request_id}
         return MagentoJSONResponse(body, status_code=500, headers=headers)
 
+    async def database_unavailable(request: Request, error: Exception) -> Response:
+        # No connection could be had (the server is down or refuses more clients, or the pool
+        # stayed exhausted): nothing was written, and the client may simply try again.
+        logger.warning("database unavailable on %s %s: %s", request.method, request.url.path, error)
+        response = await magento_error(request, errors.ServiceUnavailable(DATABASE_UNAVAILABLE))
+        response.headers["Retry-After"] = "1"
+        return response
+
+    async def database_error(request: Request, error: Exception) -> Response:
+        if _is_connection_failure(error):
+            return await database_unavailable(request, error)
+        return await unexpected_error(request, error)
+
     app.add_exception_handler(errors.MagentoError, magento_error)
+    app.add_exception_handler(DBAPIError, database_error)
+    app.add_exception_handler(SQLAlchemyTimeoutError, database_unavailable)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(Exception, unexpected_error)

@@ -156,19 +156,30 @@ def two_servers(database: db.Database, database_url: str, tmp_path: Path) -> Ite
     if database.inline:
         pytest.skip("SQLite: one process serves a database file (README)")
     env = {key: value for key, value in os.environ.items() if not key.startswith("OPENMSI_")}
-    env.update(OPENMSI_DATABASE_URL=database_url, OPENMSI_EMBEDDED_WORKER="false")
+    # At most 20 connections each: with the test process's own and other suites on the same
+    # server, PostgreSQL's default 100 clients must not run out ("too many clients": a 503).
+    env.update(
+        OPENMSI_DATABASE_URL=database_url,
+        OPENMSI_EMBEDDED_WORKER="false",
+        OPENMSI_POOL_SIZE="10",
+        OPENMSI_POOL_MAX_OVERFLOW="10",
+    )
     openmsi = str(Path(sys.executable).parent / "openmsi")
     processes: list[subprocess.Popen[bytes]] = []
+    logs: list[Any] = []
     bases = []
     try:
-        for _ in range(2):
+        for number in range(2):
             port = _free_port()
+            # The servers' own log lines, for a failure's report (request log, tracebacks).
+            log = (tmp_path / f"serve-{number}.log").open("wb")
+            logs.append(log)
             process = subprocess.Popen(
                 [openmsi, "serve", "--port", str(port)],
                 cwd=tmp_path,
                 env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
             processes.append(process)
             bases.append(f"http://127.0.0.1:{port}")
@@ -180,6 +191,8 @@ def two_servers(database: db.Database, database_url: str, tmp_path: Path) -> Ite
             process.terminate()
         for process in processes:
             process.wait(timeout=30)
+        for log in logs:
+            log.close()
 
 
 PROCESS_ROUNDS = 5
@@ -192,10 +205,17 @@ def test_placements_from_two_processes_never_oversell(
     settings: Settings,
     two_servers: list[str],
     race_skus: Any,
+    tmp_path: Path,
 ) -> None:
     race_skus("PROC", PROCESS_ROUNDS)
     results = _race(two_servers, auth_headers, PROCESS_ROUNDS, "PROC")
-    _assert_no_oversell(results, client, auth_headers, session, "PROC")
+    try:
+        _assert_no_oversell(results, client, auth_headers, session, "PROC")
+    except AssertionError as failure:
+        logs = "\n".join(
+            path.read_text(errors="replace")[-6000:] for path in sorted(tmp_path.glob("serve-*.log"))
+        )
+        raise AssertionError(f"{failure}\n--- the servers' logs ---\n{logs}") from None
     assert index_differences(session, settings) == []
 
 
