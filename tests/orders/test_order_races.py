@@ -40,6 +40,7 @@ import order_helpers
 from factories import INVENTORY, index_differences, put_source_items, source_item
 from openmsi import db, errors
 from openmsi.indexer.service import Indexing
+from openmsi.inventory import service as inventory_service
 from openmsi.models import Reservation
 from openmsi.orders import repository as orders_repository
 from openmsi.orders import service as orders_service
@@ -276,32 +277,33 @@ def test_placements_of_other_skus_do_not_wait_for_each_other(
 def test_a_placement_that_loses_the_increment_id_race(
     settings: Settings, session: Session, monkeypatch: pytest.MonkeyPatch, sku: str, outcome: str
 ) -> None:
-    """The second placement of an increment id looks for it before the first commits, and then
-    inserts its order only to find the key taken (having waited for the first's commit where
-    that had not happened yet): it answers as to a retry (the same order) or with the 400 for
-    other content, writes nothing, and never fails on the unique key."""
+    """The second placement of an increment id starts before the first commits (a placement does
+    not look for its increment id first), and inserts its order only to find the key taken
+    (having waited for the first's commit, on the index row or on the key, where that had not
+    happened yet): it answers as to a retry (the same order) or with the 400 for other content,
+    writes nothing, and never fails on the unique key."""
     database = db.Database(db.make_engine(settings))
     if database.inline:
         database.dispose()
         pytest.skip("SQLite serialises every writer (BEGIN IMMEDIATE)")
     indexing = Indexing.from_settings(settings)
     inserted: list[Any] = []
-    insert_order, find_order = orders_repository.insert_order, orders_repository.find_order
-    looked = threading.Event()
+    insert_order, resolve_stock_id = orders_repository.insert_order, inventory_service.resolve_stock_id
+    started = threading.Event()
 
     def spy_insert(*args: Any) -> Any:
         order = insert_order(*args)
         inserted.append(order)
         return order
 
-    def spy_find(*args: Any, **kw: Any) -> Any:
-        order = find_order(*args, **kw)
+    def spy_resolve(*args: Any) -> Any:
+        stock_id = resolve_stock_id(*args)
         if threading.current_thread() is not threading.main_thread():
-            looked.set()
-        return order
+            started.set()
+        return stock_id
 
     monkeypatch.setattr(orders_repository, "insert_order", spy_insert)
-    monkeypatch.setattr(orders_repository, "find_order", spy_find)
+    monkeypatch.setattr(inventory_service, "resolve_stock_id", spy_resolve)
     first: dict[str, Any] = order_body("DUP-1", ("24-WB01", 2))["order"]
     second: dict[str, Any] = order_body("DUP-1", (sku, 2))["order"]
     result: list[Any] = []
@@ -319,7 +321,7 @@ def test_a_placement_that_loses_the_increment_id_race(
             orders_service.place_order(holder, indexing, first)
             thread = threading.Thread(target=place_second)
             thread.start()
-            assert looked.wait(timeout=60)
+            assert started.wait(timeout=60)
             holder.commit()
         thread.join(timeout=60)
     finally:

@@ -154,6 +154,9 @@ def test_a_retry_is_answered_even_when_nothing_is_left_to_sell(
         pytest.param((("24-WB01", 2), ("24-WB03", 1)), None, id="extra-line"),
         pytest.param((("24-WB03", 2),), None, id="other-sku"),
         pytest.param((("24-WB01", 2),), EU_SITE, id="other-channel"),
+        # Refused before the order INSERT would find the increment id: still the same answer.
+        pytest.param((("NO-SUCH-SKU", 2),), None, id="unknown-sku"),
+        pytest.param((("24-WB01", 2),), {"type": "website", "code": "nowhere"}, id="channel-without-stock"),
     ],
 )
 def test_the_increment_id_of_another_order(

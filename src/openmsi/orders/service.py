@@ -318,19 +318,19 @@ def place_order(session: Session, indexing: Indexing, data: dict[str, Any]) -> d
     line that cannot be sold; the increment id of another order).
     """
     request = order_request(data)
-    existing = repository.find_order(session, request.increment_id)
-    if existing is not None:
-        return _retried(session, existing, request)
-    stock_id = inventory_service.resolve_stock_id(session, request.channel_type, request.channel_code)
-    # A stock deleted since (it first had to lose its channels) has no links left: the check
-    # below finds every known SKU not assigned to it.
-    indexer.lock_stocks_shared(session, [stock_id])
-    indexer.lock_index_rows(session, stock_id, [line.sku for line in request.lines])
+    # No look for the increment id first: a retry is rare, and the order INSERT finds it (one
+    # statement less per placement). A retry that the steps before the INSERT refuse (its
+    # channel, its SKUs, their quantities changed since) is recognised when they fail.
     config = indexing.config
     try:
+        stock_id = inventory_service.resolve_stock_id(session, request.channel_type, request.channel_code)
+        # A stock deleted since (it first had to lose its channels) has no links left: the
+        # check below finds every known SKU not assigned to it.
+        indexer.lock_stocks_shared(session, [stock_id])
+        indexer.lock_index_rows(session, stock_id, [line.sku for line in request.lines])
         _check_salable(session, config, stock_id, request.lines)
     except errors.MagentoError:
-        # Placed meanwhile by a concurrent request with this increment id: the retry's answer.
+        # Placed before, or meanwhile by a concurrent request: the retry's answer.
         existing = repository.find_order(session, request.increment_id)
         if existing is not None:
             return _retried(session, existing, request)
@@ -349,7 +349,7 @@ def place_order(session: Session, indexing: Indexing, data: dict[str, Any]) -> d
         },
     )
     if order is None:
-        # Placed meanwhile by a concurrent request (this one waited for its commit).
+        # A retry, or placed meanwhile by a concurrent request (this one waited for its commit).
         existing = repository.find_order(session, request.increment_id)
         if existing is None:
             raise errors.CouldNotSave("Could not save Order")
