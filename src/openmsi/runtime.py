@@ -44,6 +44,9 @@ from openmsi.db import Database, Lane, is_retryable
 from openmsi.indexer.service import Indexing
 from openmsi.openapi import QueryParameter
 from openmsi.phpjson import render_json
+from openmsi.search_criteria import EMPTY as EMPTY_SEARCH_CRITERIA
+from openmsi.search_criteria import SearchCriteria
+from openmsi.search_criteria import parse as parse_search_criteria
 from openmsi.settings import Settings
 from openmsi.webapi import MagentoJSONResponse
 
@@ -81,6 +84,16 @@ class Call:
         """A required top-level parameter, or Magento's "is required" error."""
         (value,) = service_input.require_parameters(self.params, php_name)
         return value
+
+    def search_criteria(self, *, required: bool = True) -> SearchCriteria:
+        """The ``searchCriteria`` parameter of a list route, bounded by OPENMSI_MAX_PAGE_SIZE.
+        Required: Magento's "is required" error when absent; otherwise absent means none."""
+        if required:
+            criteria = parse_search_criteria(self.parameter("searchCriteria"))
+        else:
+            raw = service_input.lookup_parameter(self.params, "searchCriteria")
+            criteria = EMPTY_SEARCH_CRITERIA if raw is None else parse_search_criteria(raw)
+        return criteria.bounded(self.context.settings.max_page_size)
 
 
 # The work of a route, run in a session the runtime opens, commits and closes.

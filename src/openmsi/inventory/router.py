@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from openmsi import errors, openapi, search_criteria, service_input
+from openmsi import errors, openapi, service_input
 from openmsi.db import Lane
 from openmsi.inventory import bulk, schemas, source_items
 from openmsi.inventory import service as inventory_service
@@ -36,18 +36,6 @@ SAVE_LINKS_FAILED = (errors.CouldNotSave, "Could not save StockSourceLinks")
 DELETE_LINKS_FAILED = (errors.CouldNotDelete, "Could not delete StockSourceLinks")
 SAVE_ITEMS_FAILED = (errors.CouldNotSave, "Could not save Source Item")
 DELETE_ITEMS_FAILED = (errors.CouldNotDelete, "Could not delete Source Items")
-
-
-def _criteria(call: Call) -> search_criteria.SearchCriteria:
-    """The required searchCriteria, bounded by OPENMSI_MAX_PAGE_SIZE."""
-    criteria = search_criteria.parse(call.parameter("searchCriteria"))
-    return criteria.bounded(call.context.settings.max_page_size)
-
-
-def _optional_criteria(call: Call) -> search_criteria.SearchCriteria:
-    raw = service_input.lookup_parameter(call.params, "searchCriteria")
-    criteria = search_criteria.EMPTY if raw is None else search_criteria.parse(raw)
-    return criteria.bounded(call.context.settings.max_page_size)
 
 
 def _links(call: Call) -> list[dict[str, Any]]:
@@ -77,7 +65,7 @@ def _stock_id(value: str) -> int:
 )
 def get_source_list(call: Call) -> Any:
     """Sources matching the search criteria (SourceRepositoryInterface::getList)."""
-    criteria = _optional_criteria(call)
+    criteria = call.search_criteria(required=False)
     sources, total = inventory_service.get_sources(call.session, criteria)
     return schemas.search_results([schemas.source_data(s) for s in sources], criteria.echo(), total)
 
@@ -149,7 +137,7 @@ def get_sources_assigned_to_stock_ordered_by_priority(call: Call) -> Any:
 )
 def get_stock_list(call: Call) -> Any:
     """Stocks matching the search criteria (StockRepositoryInterface::getList)."""
-    criteria = _optional_criteria(call)
+    criteria = call.search_criteria(required=False)
     stocks, total = inventory_service.get_stocks(call.session, criteria)
     items = [schemas.stock_data(stock, channels) for stock, channels in stocks]
     return schemas.search_results(items, criteria.echo(), total)
@@ -230,7 +218,7 @@ def resolve_stock(call: Call) -> Any:
 )
 def get_stock_source_links(call: Call) -> Any:
     """Links matching the search criteria, which are required (GetStockSourceLinksInterface)."""
-    criteria = _criteria(call)
+    criteria = call.search_criteria()
     links, total = inventory_service.get_stock_source_links(call.session, criteria)
     return schemas.search_results([schemas.link_data(link) for link in links], criteria.echo(), total)
 
@@ -278,7 +266,7 @@ def delete_stock_source_links(call: Call) -> Any:
 )
 def get_source_item_list(call: Call) -> Any:
     """Source items matching the (required) criteria (SourceItemRepositoryInterface::getList)."""
-    criteria = _criteria(call)
+    criteria = call.search_criteria()
     items, total = source_items.get_source_items(call.session, criteria)
     return schemas.search_results([schemas.source_item_data(i) for i in items], criteria.echo(), total)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from openmsi import errors, openapi, search_criteria, service_input
+from openmsi import errors, openapi, service_input
 from openmsi.db import Lane
 from openmsi.inventory.schemas import search_results
 from openmsi.orders import schemas
@@ -21,12 +21,6 @@ STOCK = "Magento_InventoryApi::stock"
 
 PREFIX = "/V1/openmsi"
 router = Router()
-
-
-def _criteria(call: Call) -> search_criteria.SearchCriteria:
-    """The required searchCriteria, bounded by OPENMSI_MAX_PAGE_SIZE (as the inventory lists)."""
-    criteria = search_criteria.parse(call.parameter("searchCriteria"))
-    return criteria.bounded(call.context.settings.max_page_size)
 
 
 def _items(call: Call, spec: service_input.ObjectSpec) -> list[dict[str, Any]] | None:
@@ -59,7 +53,7 @@ def place_order(call: Call) -> Any:
 )
 def get_order_list(call: Call) -> Any:
     """Orders matching the (required) search criteria (openmsi's own route)."""
-    criteria = _criteria(call)
+    criteria = call.search_criteria()
     orders, total = orders_service.get_orders(call.session, criteria)
     return search_results(orders, criteria.echo(), total)
 
@@ -122,6 +116,6 @@ def create_shipment(call: Call) -> Any:
 )
 def get_reservation_list(call: Call) -> Any:
     """Reservations matching the (required) search criteria (openmsi's own route)."""
-    criteria = _criteria(call)
+    criteria = call.search_criteria()
     reservations, total = orders_service.get_reservations(call.session, criteria)
     return search_results(reservations, criteria.echo(), total)
