@@ -122,75 +122,44 @@ def bench_engine(engine: str, options: Options, workdir: Path) -> list[Row]:
 
     engine_dir = workdir / engine
     engine_dir.mkdir()
-    if engine == "sqlite":
-        database = lb.sqlite_database(engine_dir)
-    elif engine == "mariadb":
-        database = lb.mariadb_database(options.mariadb_url)
-    else:
-        database = lb.postgresql_database(options.pg_url)
-    with database as url:
-        env = {**os.environ, "OPENMSI_DATABASE_URL": url}
-        lb.log(f"{engine}: preparing {url.split('@')[-1]}")
-        lb.run_cli(["migrate"], env, engine_dir)  # the other commands never create a database
-        lb.run_cli(
-            ["admin", "create", "--username", lb.ADMIN_USERNAME, "--password", lb.ADMIN_PASSWORD],
-            env,
-            engine_dir,
-        )
-        for code, name in lb.WEBSITES:
-            lb.run_cli(["website", "create", "--code", code, "--name", name], env, engine_dir)
-        port = lb.free_port()
-        openmsi = lb.VENV_BIN / "openmsi"
-        argv = [str(openmsi)] if openmsi.exists() else [sys.executable, "-m", "openmsi"]
-        server = lb.Server(
-            f"openmsi-{engine}",
-            [*argv, "serve", "--host", lb.HOST, "--port", str(port)],
-            env,
-            engine_dir,
-            port,
-        )
+    with lb.openmsi_server(engine, options.pg_url, options.mariadb_url, engine_dir) as (server, url):
+        port = server.port
         rows = [Row(engine, "transfer"), Row(engine, "partial")]
-        try:
-            server.wait_ready("/rest/V1/store/websites")
-            base_url = f"http://{lb.HOST}:{port}"
-            token = lb.create_tutorial_data(base_url)
-            skus = [f"bulk-{n:06d}" for n in range(options.skus)]
-            with httpx.Client(base_url=base_url, timeout=600.0) as client:
-                client.headers["Authorization"] = f"Bearer {token}"
-                add_items(client, skus, options.background)
-                lb.log(f"{engine}: openmsi on port {port}, {options.skus} SKUs, {options.background} others")
-                origin, destination = SOURCES
-                for round_number in range(1, options.repeat + 1):
-                    if options.vacuum and engine == "postgresql":
-                        vacuum(url)
-                    body = json.dumps(
-                        {
-                            "skus": skus,
-                            "originSource": origin,
-                            "destinationSource": destination,
-                            "unassignFromOrigin": False,
-                        }
-                    ).encode()
-                    transfer = timed_post(client, TRANSFER_PATH, body, "true")
-                    rows[0].seconds.append(transfer)
-                    origin, destination = destination, origin
-                    body = json.dumps(
-                        {
-                            "originSourceCode": origin,
-                            "destinationSourceCode": destination,
-                            "items": [{"sku": sku, "qty": 1} for sku in skus],
-                        }
-                    ).encode()
-                    partial = timed_post(client, PARTIAL_PATH, body, "[]")
-                    rows[1].seconds.append(partial)
-                    lb.log(
-                        f"{engine}: round {round_number}: transfer {transfer:.3f} s, partial {partial:.3f} s"
-                    )
-            if server.process.poll() is not None:
-                raise lb.BenchError(f"openmsi exited during the benchmark:\n{server.tail()}")
-        finally:
-            server.stop()
-        lb.run_cli(["index", "verify"], env, engine_dir)
+        base_url = f"http://{lb.HOST}:{port}"
+        token = lb.create_tutorial_data(base_url)
+        skus = [f"bulk-{n:06d}" for n in range(options.skus)]
+        with httpx.Client(base_url=base_url, timeout=600.0) as client:
+            client.headers["Authorization"] = f"Bearer {token}"
+            add_items(client, skus, options.background)
+            lb.log(f"{engine}: openmsi on port {port}, {options.skus} SKUs, {options.background} others")
+            origin, destination = SOURCES
+            for round_number in range(1, options.repeat + 1):
+                if options.vacuum and engine == "postgresql":
+                    vacuum(url)
+                body = json.dumps(
+                    {
+                        "skus": skus,
+                        "originSource": origin,
+                        "destinationSource": destination,
+                        "unassignFromOrigin": False,
+                    }
+                ).encode()
+                transfer = timed_post(client, TRANSFER_PATH, body, "true")
+                rows[0].seconds.append(transfer)
+                origin, destination = destination, origin
+                body = json.dumps(
+                    {
+                        "originSourceCode": origin,
+                        "destinationSourceCode": destination,
+                        "items": [{"sku": sku, "qty": 1} for sku in skus],
+                    }
+                ).encode()
+                partial = timed_post(client, PARTIAL_PATH, body, "[]")
+                rows[1].seconds.append(partial)
+                lb.log(f"{engine}: round {round_number}: transfer {transfer:.3f} s, partial {partial:.3f} s")
+        if server.process.poll() is not None:
+            raise lb.BenchError(f"openmsi exited during the benchmark:\n{server.tail()}")
+        lb.run_cli(["index", "verify"], {**os.environ, "OPENMSI_DATABASE_URL": url}, engine_dir)
         lb.log(f"{engine}: openmsi index verify: no difference")
         return rows
 

@@ -291,6 +291,41 @@ def server_unreachable(server_url: str) -> str | None:
     return None
 
 
+@contextlib.contextmanager
+def openmsi_server(
+    engine: str, pg_url: str, mariadb_url: str, engine_dir: Path
+) -> Iterator[tuple[Server, str]]:
+    """A fresh database of the engine (dropped afterwards), migrated, with the bench's admin and
+    the tutorial's websites, and ``openmsi serve`` on it, answering: yields the server and the
+    database URL."""
+    if engine == "sqlite":
+        database = sqlite_database(engine_dir)
+    elif engine == "mariadb":
+        database = mariadb_database(mariadb_url)
+    else:
+        database = postgresql_database(pg_url)
+    with database as url:
+        env = {**os.environ, "OPENMSI_DATABASE_URL": url}
+        log(f"{engine}: preparing {url.split('@')[-1]}")
+        run_cli(["migrate"], env, engine_dir)  # the other commands never create a database
+        run_cli(
+            ["admin", "create", "--username", ADMIN_USERNAME, "--password", ADMIN_PASSWORD], env, engine_dir
+        )
+        for code, name in WEBSITES:
+            run_cli(["website", "create", "--code", code, "--name", name], env, engine_dir)
+        port = free_port()
+        openmsi = VENV_BIN / "openmsi"
+        argv = [str(openmsi)] if openmsi.exists() else [sys.executable, "-m", "openmsi"]
+        server = Server(
+            f"openmsi-{engine}", [*argv, "serve", "--host", HOST, "--port", str(port)], env, engine_dir, port
+        )
+        try:
+            server.wait_ready("/rest/V1/store/websites")
+            yield server, url
+        finally:
+            server.stop()
+
+
 # --------------------------------------------------------------------------- tutorial data
 
 
@@ -428,6 +463,25 @@ def wrk_run(
     )
     script_path = workdir / f"wrk_{scenario.name}.lua"
     script_path.write_text(script)
+    values, samples = run_wrk(port, script_path, concurrency, seconds, threads)
+    socket_errors = values["socket"]
+    if socket_errors:
+        samples.append(f"{socket_errors} socket errors (connect/read/write/timeout)")
+    return Run(
+        requests=values["requests"],
+        seconds=values["duration_us"] / 1e6,
+        p50_ms=values["p50_us"] / 1e3,
+        p99_ms=values["p99_us"] / 1e3,
+        errors=values["non200"] + socket_errors,
+        error_samples=samples,
+    )
+
+
+def run_wrk(
+    port: int, script_path: Path, concurrency: int, seconds: float, threads: int
+) -> tuple[dict[str, int], list[str]]:
+    """Run wrk with a Lua script whose ``done()`` prints a ``BENCH_RESULT key=value …`` line and
+    a ``BENCH_SAMPLES_BEGIN`` … ``BENCH_SAMPLES_END`` block; returns the values and samples."""
     duration = max(1, round(seconds))
     argv = [
         "wrk",
@@ -455,17 +509,7 @@ def wrk_run(
             samples.append(line)
     if result.returncode != 0 or not values:
         raise BenchError(f"wrk failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
-    socket_errors = values["socket"]
-    if socket_errors:
-        samples.append(f"{socket_errors} socket errors (connect/read/write/timeout)")
-    return Run(
-        requests=values["requests"],
-        seconds=values["duration_us"] / 1e6,
-        p50_ms=values["p50_us"] / 1e3,
-        p99_ms=values["p99_us"] / 1e3,
-        errors=values["non200"] + socket_errors,
-        error_samples=samples,
-    )
+    return values, samples
 
 
 def python_run(port: int, scenario: Scenario, token: str, concurrency: int, seconds: float) -> Run:
@@ -630,44 +674,21 @@ def measure(options: Options, port: int, scenario: Scenario, token: str, workdir
 def bench_engine(engine: str, options: Options, bare: Server, workdir: Path) -> list[Row]:
     engine_dir = workdir / engine
     engine_dir.mkdir()
-    if engine == "sqlite":
-        database = sqlite_database(engine_dir)
-    elif engine == "mariadb":
-        database = mariadb_database(options.mariadb_url)
-    else:
-        database = postgresql_database(options.pg_url)
-    with database as url:
-        env = {**os.environ, "OPENMSI_DATABASE_URL": url}
-        log(f"{engine}: preparing {url.split('@')[-1]}")
-        run_cli(["migrate"], env, engine_dir)  # the other commands never create a database
-        run_cli(
-            ["admin", "create", "--username", ADMIN_USERNAME, "--password", ADMIN_PASSWORD], env, engine_dir
-        )
-        for code, name in WEBSITES:
-            run_cli(["website", "create", "--code", code, "--name", name], env, engine_dir)
-        port = free_port()
-        openmsi = VENV_BIN / "openmsi"
-        argv = [str(openmsi)] if openmsi.exists() else [sys.executable, "-m", "openmsi"]
-        server = Server(
-            f"openmsi-{engine}", [*argv, "serve", "--host", HOST, "--port", str(port)], env, engine_dir, port
-        )
-        try:
-            server.wait_ready("/rest/V1/store/websites")
-            token = create_tutorial_data(f"http://{HOST}:{port}")
-            log(f"{engine}: openmsi on port {port} (pid {server.process.pid}), tutorial data created")
-            chosen = [scenario for scenario in SCENARIOS if scenario.name in options.scenarios]
-            rows = [Row(engine, BARE)] + [Row(engine, scenario) for scenario in chosen]
-            for round_number in range(1, options.repeat + 1):
-                log(f"{engine}: round {round_number}/{options.repeat}")
-                for row in rows:
-                    target = bare if row.scenario is BARE else server
-                    run = measure(options, target.port, row.scenario, token, engine_dir, target.process.pid)
-                    row.runs.append(run)
-                if server.process.poll() is not None:
-                    raise BenchError(f"openmsi exited during the benchmark:\n{server.tail()}")
-            return rows
-        finally:
-            server.stop()
+    with openmsi_server(engine, options.pg_url, options.mariadb_url, engine_dir) as (server, _url):
+        port = server.port
+        token = create_tutorial_data(f"http://{HOST}:{port}")
+        log(f"{engine}: openmsi on port {port} (pid {server.process.pid}), tutorial data created")
+        chosen = [scenario for scenario in SCENARIOS if scenario.name in options.scenarios]
+        rows = [Row(engine, BARE)] + [Row(engine, scenario) for scenario in chosen]
+        for round_number in range(1, options.repeat + 1):
+            log(f"{engine}: round {round_number}/{options.repeat}")
+            for row in rows:
+                target = bare if row.scenario is BARE else server
+                run = measure(options, target.port, row.scenario, token, engine_dir, target.process.pid)
+                row.runs.append(run)
+            if server.process.poll() is not None:
+                raise BenchError(f"openmsi exited during the benchmark:\n{server.tail()}")
+        return rows
 
 
 def print_table(rows: list[Row], options: Options) -> bool:

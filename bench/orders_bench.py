@@ -30,7 +30,6 @@ import secrets
 import shutil
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -158,33 +157,7 @@ def place(
     )
     script_path = workdir / f"wrk_place_{run_id}.lua"
     script_path.write_text(script)
-    duration = max(1, round(seconds))
-    argv = [
-        "wrk",
-        f"-t{max(1, min(threads, concurrency))}",
-        f"-c{concurrency}",
-        f"-d{duration}s",
-        "--timeout",
-        "10s",
-        "-s",
-        str(script_path),
-        f"http://{lb.HOST}:{port}",
-    ]
-    result = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 60)
-    values: dict[str, int] = {}
-    samples: list[str] = []
-    in_samples = False
-    for line in result.stdout.splitlines():
-        if line.startswith("BENCH_RESULT "):
-            values = {k: int(v) for k, v in (part.split("=") for part in line.split()[1:])}
-        elif line == "BENCH_SAMPLES_BEGIN":
-            in_samples = True
-        elif line == "BENCH_SAMPLES_END":
-            in_samples = False
-        elif in_samples and line:
-            samples.append(line)
-    if result.returncode != 0 or not values:
-        raise lb.BenchError(f"wrk failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    values, samples = lb.run_wrk(port, script_path, concurrency, seconds, threads)
     run = lb.Run(
         requests=values["requests"],
         seconds=values["duration_us"] / 1e6,
@@ -240,112 +213,80 @@ class Options:
 def bench_engine(engine: str, options: Options, workdir: Path) -> tuple[list[Row], dict[str, Any]]:
     engine_dir = workdir / engine
     engine_dir.mkdir()
-    if engine == "sqlite":
-        database = lb.sqlite_database(engine_dir)
-    elif engine == "mariadb":
-        database = lb.mariadb_database(options.mariadb_url)
-    else:
-        database = lb.postgresql_database(options.pg_url)
-    with database as url:
-        env = {**os.environ, "OPENMSI_DATABASE_URL": url}
-        lb.log(f"{engine}: preparing {url.split('@')[-1]}")
-        lb.run_cli(["migrate"], env, engine_dir)  # the other commands never create a database
-        lb.run_cli(
-            ["admin", "create", "--username", lb.ADMIN_USERNAME, "--password", lb.ADMIN_PASSWORD],
-            env,
-            engine_dir,
-        )
-        for code, name in lb.WEBSITES:
-            lb.run_cli(["website", "create", "--code", code, "--name", name], env, engine_dir)
-        port = lb.free_port()
-        openmsi = lb.VENV_BIN / "openmsi"
-        argv = [str(openmsi)] if openmsi.exists() else [sys.executable, "-m", "openmsi"]
-        server = lb.Server(
-            f"openmsi-{engine}",
-            [*argv, "serve", "--host", lb.HOST, "--port", str(port)],
-            env,
-            engine_dir,
-            port,
-        )
-        try:
-            server.wait_ready("/rest/V1/store/websites")
-            base_url = f"http://{lb.HOST}:{port}"
-            token = lb.create_tutorial_data(base_url)
-            skus = [f"bench-o-{n:05d}" for n in range(options.skus)]
-            add_inventory(base_url, token, skus, options.last_units)
-            lb.log(f"{engine}: openmsi on port {port} (pid {server.process.pid}), {options.skus} SKUs added")
-            salable_row = Row(engine, "salable-get")
-            spread = Row(engine, "place-spread")
-            hot = Row(engine, "place-hot")
-            salable_scenario = lb.Scenario("salable-get", "GET", SALABLE_PATH)
-            for round_number in range(1, options.repeat + 1):
-                lb.log(f"{engine}: round {round_number}/{options.repeat}")
-                if options.warmup > 0:
-                    lb.wrk_run(
-                        port, salable_scenario, token, options.concurrency, options.warmup, 1, engine_dir
-                    )
-                run = lb.wrk_run(
-                    port,
-                    salable_scenario,
-                    token,
-                    options.concurrency,
-                    options.duration,
-                    options.wrk_threads,
-                    engine_dir,
-                )
-                salable_row.runs.append(run)
-                lb.log(
-                    f"  salable-get   {run.rps:9.1f} req/s"
-                    f"  p50 {run.p50_ms:7.2f} ms  p99 {run.p99_ms:7.2f} ms"
-                )
-                for row, chosen in ((spread, skus), (hot, skus[:1])):
-                    if options.warmup > 0:
-                        place(port, token, chosen, options.concurrency, options.warmup, 1, engine_dir)
-                    result = place(
-                        port,
-                        token,
-                        chosen,
-                        options.concurrency,
-                        options.duration,
-                        options.wrk_threads,
-                        engine_dir,
-                    )
-                    row.runs.append(result.run)
-                    row.accepted += result.accepted
-                    row.refused += result.refused
-                    flag = f", {result.run.errors} ERRORS" if result.run.errors else ""
-                    lb.log(
-                        f"  {row.name:<13} {result.run.rps:9.1f} req/s  p50 {result.run.p50_ms:7.2f} ms"
-                        f"  p99 {result.run.p99_ms:7.2f} ms"
-                        f"  accepted {result.accepted} refused {result.refused}{flag}"
-                    )
-                    for sample in result.run.error_samples:
-                        lb.log(f"    error: {sample}")
-            last = place(
+    with lb.openmsi_server(engine, options.pg_url, options.mariadb_url, engine_dir) as (server, _url):
+        port = server.port
+        base_url = f"http://{lb.HOST}:{port}"
+        token = lb.create_tutorial_data(base_url)
+        skus = [f"bench-o-{n:05d}" for n in range(options.skus)]
+        add_inventory(base_url, token, skus, options.last_units)
+        lb.log(f"{engine}: openmsi on port {port} (pid {server.process.pid}), {options.skus} SKUs added")
+        salable_row = Row(engine, "salable-get")
+        spread = Row(engine, "place-spread")
+        hot = Row(engine, "place-hot")
+        salable_scenario = lb.Scenario("salable-get", "GET", SALABLE_PATH)
+        for round_number in range(1, options.repeat + 1):
+            lb.log(f"{engine}: round {round_number}/{options.repeat}")
+            if options.warmup > 0:
+                lb.wrk_run(port, salable_scenario, token, options.concurrency, options.warmup, 1, engine_dir)
+            run = lb.wrk_run(
                 port,
+                salable_scenario,
                 token,
-                [LAST_SKU],
                 options.concurrency,
                 options.duration,
                 options.wrk_threads,
                 engine_dir,
             )
-            left = salable(base_url, token, LAST_SKU)
-            proof = {
-                "units": options.last_units,
-                "attempts": last.run.requests,
-                "accepted": last.accepted,
-                "refused": last.refused,
-                "other": last.run.errors,
-                "salable_after": str(left),
-                "oversold": max(0, last.accepted - options.last_units),
-            }
-            lb.log(f"{engine}: last-units {proof}")
-            if server.process.poll() is not None:
-                raise lb.BenchError(f"openmsi exited during the benchmark:\n{server.tail()}")
-            return [salable_row, spread, hot], proof
-        finally:
-            server.stop()
+            salable_row.runs.append(run)
+            lb.log(
+                f"  salable-get   {run.rps:9.1f} req/s  p50 {run.p50_ms:7.2f} ms  p99 {run.p99_ms:7.2f} ms"
+            )
+            for row, chosen in ((spread, skus), (hot, skus[:1])):
+                if options.warmup > 0:
+                    place(port, token, chosen, options.concurrency, options.warmup, 1, engine_dir)
+                result = place(
+                    port,
+                    token,
+                    chosen,
+                    options.concurrency,
+                    options.duration,
+                    options.wrk_threads,
+                    engine_dir,
+                )
+                row.runs.append(result.run)
+                row.accepted += result.accepted
+                row.refused += result.refused
+                flag = f", {result.run.errors} ERRORS" if result.run.errors else ""
+                lb.log(
+                    f"  {row.name:<13} {result.run.rps:9.1f} req/s  p50 {result.run.p50_ms:7.2f} ms"
+                    f"  p99 {result.run.p99_ms:7.2f} ms"
+                    f"  accepted {result.accepted} refused {result.refused}{flag}"
+                )
+                for sample in result.run.error_samples:
+                    lb.log(f"    error: {sample}")
+        last = place(
+            port,
+            token,
+            [LAST_SKU],
+            options.concurrency,
+            options.duration,
+            options.wrk_threads,
+            engine_dir,
+        )
+        left = salable(base_url, token, LAST_SKU)
+        proof = {
+            "units": options.last_units,
+            "attempts": last.run.requests,
+            "accepted": last.accepted,
+            "refused": last.refused,
+            "other": last.run.errors,
+            "salable_after": str(left),
+            "oversold": max(0, last.accepted - options.last_units),
+        }
+        lb.log(f"{engine}: last-units {proof}")
+        if server.process.poll() is not None:
+            raise lb.BenchError(f"openmsi exited during the benchmark:\n{server.tail()}")
+        return [salable_row, spread, hot], proof
 
 
 def print_table(rows: list[Row], proofs: dict[str, dict[str, Any]], options: Options) -> bool:

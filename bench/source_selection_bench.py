@@ -32,7 +32,6 @@ import secrets
 import shutil
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -263,26 +262,7 @@ def select_run(
     )
     script_path = workdir / f"wrk_select_{secrets.token_hex(3)}.lua"
     script_path.write_text(script)
-    duration = max(1, round(seconds))
-    argv = [
-        "wrk", f"-t{max(1, min(threads, concurrency))}", f"-c{concurrency}", f"-d{duration}s",
-        "--timeout", "10s", "-s", str(script_path), f"http://{lb.HOST}:{port}",
-    ]  # fmt: skip
-    result = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 60)
-    values: dict[str, int] = {}
-    samples: list[str] = []
-    in_samples = False
-    for line in result.stdout.splitlines():
-        if line.startswith("BENCH_RESULT "):
-            values = {k: int(v) for k, v in (part.split("=") for part in line.split()[1:])}
-        elif line == "BENCH_SAMPLES_BEGIN":
-            in_samples = True
-        elif line == "BENCH_SAMPLES_END":
-            in_samples = False
-        elif in_samples and line:
-            samples.append(line)
-    if result.returncode != 0 or not values:
-        raise lb.BenchError(f"wrk failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    values, samples = lb.run_wrk(port, script_path, concurrency, seconds, threads)
     run = lb.Run(
         requests=values["requests"],
         seconds=values["duration_us"] / 1e6,
@@ -297,86 +277,54 @@ def select_run(
 def bench_engine(engine: str, options: Options, workdir: Path) -> list[Row]:
     engine_dir = workdir / engine
     engine_dir.mkdir()
-    if engine == "sqlite":
-        database = lb.sqlite_database(engine_dir)
-    elif engine == "mariadb":
-        database = lb.mariadb_database(options.mariadb_url)
-    else:
-        database = lb.postgresql_database(options.pg_url)
-    with database as url:
-        env = {**os.environ, "OPENMSI_DATABASE_URL": url}
-        lb.log(f"{engine}: preparing {url.split('@')[-1]}")
-        if engine != "sqlite":
-            lb.run_cli(["migrate"], env, engine_dir)
-        lb.run_cli(
-            ["admin", "create", "--username", lb.ADMIN_USERNAME, "--password", lb.ADMIN_PASSWORD],
-            env,
-            engine_dir,
+    with lb.openmsi_server(engine, options.pg_url, options.mariadb_url, engine_dir) as (server, url):
+        port = server.port
+        base_url = f"http://{lb.HOST}:{port}"
+        token = lb.create_tutorial_data(base_url)
+        create_selection_stock(base_url, token, options)
+        if engine == "postgresql":
+            analyze(url)
+        bodies = {name: orders(options, algorithm) for name, algorithm in ALGORITHMS}
+        sizes = [check_answer(base_url, token, body, options) for body in bodies["ssa-priority"][:20]]
+        lb.log(
+            f"{engine}: openmsi on port {port} (pid {server.process.pid}); answers of"
+            f" {statistics.mean(sizes) / 1024:.1f} KiB on average"
         )
-        for code, name in lb.WEBSITES:
-            lb.run_cli(["website", "create", "--code", code, "--name", name], env, engine_dir)
-        port = lb.free_port()
-        openmsi = lb.VENV_BIN / "openmsi"
-        argv = [str(openmsi)] if openmsi.exists() else [sys.executable, "-m", "openmsi"]
-        server = lb.Server(
-            f"openmsi-{engine}",
-            [*argv, "serve", "--host", lb.HOST, "--port", str(port)],
-            env,
-            engine_dir,
-            port,
-        )
-        try:
-            server.wait_ready("/rest/V1/store/websites")
-            base_url = f"http://{lb.HOST}:{port}"
-            token = lb.create_tutorial_data(base_url)
-            create_selection_stock(base_url, token, options)
-            if engine == "postgresql":
-                analyze(url)
-            bodies = {name: orders(options, algorithm) for name, algorithm in ALGORITHMS}
-            sizes = [check_answer(base_url, token, body, options) for body in bodies["ssa-priority"][:20]]
-            lb.log(
-                f"{engine}: openmsi on port {port} (pid {server.process.pid}); answers of"
-                f" {statistics.mean(sizes) / 1024:.1f} KiB on average"
-            )
-            salable_row = Row(engine, "salable-get")
-            rows = [salable_row] + [Row(engine, name) for name, _ in ALGORITHMS]
-            salable_scenario = lb.Scenario("salable-get", "GET", SALABLE_PATH)
-            for round_number in range(1, options.repeat + 1):
-                lb.log(f"{engine}: round {round_number}/{options.repeat}")
+        salable_row = Row(engine, "salable-get")
+        rows = [salable_row] + [Row(engine, name) for name, _ in ALGORITHMS]
+        salable_scenario = lb.Scenario("salable-get", "GET", SALABLE_PATH)
+        for round_number in range(1, options.repeat + 1):
+            lb.log(f"{engine}: round {round_number}/{options.repeat}")
+            if options.warmup > 0:
+                lb.wrk_run(port, salable_scenario, token, options.concurrency, options.warmup, 1, engine_dir)
+            run = lb.wrk_run(
+                port, salable_scenario, token, options.concurrency, options.duration, options.wrk_threads,
+                engine_dir,
+            )  # fmt: skip
+            salable_row.runs.append(run)
+            latency = f"p50 {run.p50_ms:7.2f} ms  p99 {run.p99_ms:7.2f} ms"
+            lb.log(f"  salable-get   {run.rps:9.1f} req/s  {latency}")
+            for row in rows[1:]:
                 if options.warmup > 0:
-                    lb.wrk_run(
-                        port, salable_scenario, token, options.concurrency, options.warmup, 1, engine_dir
+                    select_run(
+                        port, token, bodies[row.name], options.concurrency, options.warmup, 1, engine_dir
                     )
-                run = lb.wrk_run(
-                    port, salable_scenario, token, options.concurrency, options.duration, options.wrk_threads,
-                    engine_dir,
+                run, unshippable = select_run(
+                    port, token, bodies[row.name], options.concurrency, options.duration,
+                    options.wrk_threads, engine_dir,
                 )  # fmt: skip
-                salable_row.runs.append(run)
-                latency = f"p50 {run.p50_ms:7.2f} ms  p99 {run.p99_ms:7.2f} ms"
-                lb.log(f"  salable-get   {run.rps:9.1f} req/s  {latency}")
-                for row in rows[1:]:
-                    if options.warmup > 0:
-                        select_run(
-                            port, token, bodies[row.name], options.concurrency, options.warmup, 1, engine_dir
-                        )
-                    run, unshippable = select_run(
-                        port, token, bodies[row.name], options.concurrency, options.duration,
-                        options.wrk_threads, engine_dir,
-                    )  # fmt: skip
-                    row.runs.append(run)
-                    row.unshippable += unshippable
-                    flag = f", {run.errors} ERRORS" if run.errors else ""
-                    lb.log(
-                        f"  {row.name:<13} {run.rps:9.1f} req/s  p50 {run.p50_ms:7.2f} ms"
-                        f"  p99 {run.p99_ms:7.2f} ms  not shippable {unshippable}{flag}"
-                    )
-                    for sample in run.error_samples:
-                        lb.log(f"    error: {sample}")
-            if server.process.poll() is not None:
-                raise lb.BenchError(f"openmsi exited during the benchmark:\n{server.tail()}")
-            return rows
-        finally:
-            server.stop()
+                row.runs.append(run)
+                row.unshippable += unshippable
+                flag = f", {run.errors} ERRORS" if run.errors else ""
+                lb.log(
+                    f"  {row.name:<13} {run.rps:9.1f} req/s  p50 {run.p50_ms:7.2f} ms"
+                    f"  p99 {run.p99_ms:7.2f} ms  not shippable {unshippable}{flag}"
+                )
+                for sample in run.error_samples:
+                    lb.log(f"    error: {sample}")
+        if server.process.poll() is not None:
+            raise lb.BenchError(f"openmsi exited during the benchmark:\n{server.tail()}")
+        return rows
 
 
 def print_table(rows: list[Row], options: Options) -> bool:
