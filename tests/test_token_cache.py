@@ -125,3 +125,37 @@ def test_the_window_is_per_process_memory_that_can_be_dropped(
     deactivate(database)
     auth.forget_verified_tokens()
     assert_envelope(client.get(WEBSITES, headers=headers), 401, NOT_AUTHORIZED)
+
+
+NEW_SOURCE = {"source": {"source_code": "window_wh", "name": "W", "country_id": "US", "postcode": "1"}}
+SOURCE_NOT_AUTHORIZED = {
+    "message": "The consumer isn't authorized to access %resources.",
+    "parameters": {"resources": "Magento_InventoryApi::source_edit"},
+}
+
+
+def test_a_write_checks_its_token_from_memory_within_the_window(
+    make_client: MakeClient, database: db.Database
+) -> None:
+    client = make_client(token_cache_seconds=60)
+    headers = login(client)
+    assert client.get(WEBSITES, headers=headers).status_code == 200
+    deactivate(database)
+    # Checked before the write's transaction, from the process's memory: no connection taken.
+    response = client.post("/rest/V1/inventory/sources", json=NEW_SOURCE, headers=headers)
+    assert response.status_code == 200, response.text
+
+
+def test_a_window_of_zero_checks_every_write_whatever_the_process_remembers(
+    make_client: MakeClient, database: db.Database
+) -> None:
+    remembering = make_client(token_cache_seconds=60)
+    strict = make_client(token_cache_seconds=0)
+    headers = login(strict)
+    # Another application of the same process remembers the token...
+    assert remembering.get(WEBSITES, headers=headers).status_code == 200
+    deactivate(database)
+    # ... which the one configured with a window of 0 must not use, for writes and reads.
+    response = strict.post("/rest/V1/inventory/sources", json=NEW_SOURCE, headers=headers)
+    assert_envelope(response, 401, SOURCE_NOT_AUTHORIZED)
+    assert_envelope(strict.get(WEBSITES, headers=headers), 401, NOT_AUTHORIZED)

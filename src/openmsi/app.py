@@ -104,6 +104,8 @@ def create_app(settings: Settings | None = None, database: db.Database | None = 
         return app.openapi_schema
 
     app.openapi = openapi_document  # type: ignore[method-assign]
+    # Innermost: the REST routes answered without FastAPI's routing (runtime.RestRoutes).
+    app.add_middleware(runtime.RestRoutes, routes=routes)
     app.add_middleware(MagentoPathMiddleware, store_codes=StoreCodes(load_store_codes))
     # A body too large is refused before anything else looks at the request.
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)

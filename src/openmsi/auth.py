@@ -40,11 +40,11 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Connection, bindparam, delete, func, or_, select
+from sqlalchemy import bindparam, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from openmsi import errors, service_input
-from openmsi.db import TOKEN_CACHE_SECONDS, insert_ignore
+from openmsi.db import TOKEN_CACHE_SECONDS, PreparedRead, Reader, insert_ignore
 from openmsi.models import AdminSession, AdminToken, AdminUser, LoginFailure, table_of, utcnow
 from openmsi.settings import Settings
 
@@ -335,7 +335,7 @@ def _room_for_a_failure(session: Session, now: datetime, settings: Settings) -> 
 
 
 # Built once: constructing this select costs more than running it (every request needs it).
-_PRINCIPAL_BY_TOKEN_HASH = (
+_PRINCIPAL_BY_TOKEN_HASH = PreparedRead(
     select(AdminUser.user_id, AdminUser.username, AdminToken.expires_at)
     .join(AdminToken, AdminToken.user_id == AdminUser.user_id)
     .where(AdminToken.token_hash == bindparam("token_hash"), AdminUser.is_active.is_(True))
@@ -351,14 +351,23 @@ _verified: dict[str, tuple[Principal, float]] = {}
 _VERIFIED_MAX = 10_000
 
 
-def principal_for_token(connection: Connection, token: str) -> Principal | None:
+def remembered_principal(token: str) -> Principal | None:
+    """The principal of a token this process verified within its window, without a database
+    read; None when it must be asked (never remembered with a window of 0)."""
+    cached = _verified.get(hash_token(token))
+    if cached is not None and cached[1] > time.monotonic():
+        return cached[0]
+    return None
+
+
+def principal_for_token(reader: Reader, token: str) -> Principal | None:
     token_hash = hash_token(token)
-    window: float = connection.get_execution_options().get(TOKEN_CACHE_SECONDS, 0)
+    window: float = reader.options.get(TOKEN_CACHE_SECONDS, 0)
     if window > 0:
         cached = _verified.get(token_hash)
         if cached is not None and cached[1] > time.monotonic():
             return cached[0]
-    row = connection.execute(_PRINCIPAL_BY_TOKEN_HASH, {"token_hash": token_hash}).first()
+    row = reader.first(_PRINCIPAL_BY_TOKEN_HASH, {"token_hash": token_hash})
     now = utcnow()
     if row is None or (row.expires_at is not None and row.expires_at <= now):
         _verified.pop(token_hash, None)
@@ -397,9 +406,14 @@ def bearer_token(authorization: str | None) -> str | None:
     return parts[1]
 
 
-def authorize(connection: Connection, token: str | None, resource: str) -> Principal:
+def authorize(reader: Reader, token: str | None, resource: str) -> Principal:
     """The caller behind a bearer token, if it may use ``resource``; Magento's 401 otherwise."""
-    principal = principal_for_token(connection, token) if token is not None else None
+    principal = principal_for_token(reader, token) if token is not None else None
+    return allowed(principal, resource)
+
+
+def allowed(principal: Principal | None, resource: str) -> Principal:
+    """``principal`` if it may use ``resource``; Magento's 401 otherwise."""
     if principal is None or not principal.allows(resource):
         raise errors.not_authorized(resource)
     return principal

@@ -17,8 +17,10 @@ import json
 import re
 import select as io_select
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections import namedtuple
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from enum import Enum
 from functools import lru_cache
 from typing import Any, TypeVar
@@ -28,6 +30,7 @@ import anyio.to_thread
 import re2
 from sqlalchemy import (
     ColumnElement,
+    Connection,
     Engine,
     Select,
     String,
@@ -215,6 +218,135 @@ def _regexp_pattern_mysql(element: regexp_pattern, compiler: SQLCompiler, **kw: 
     return f"CONCAT('(*LIMIT_MATCH={MARIADB_REGEXP_MATCH_LIMIT})', {pattern})"
 
 
+class PreparedRead:
+    """A SELECT built once, compiled once per dialect, and run by a ``Reader`` straight on the DBAPI
+    connection.
+
+    What a read by key costs, in-process on SQLite (bench/README.md, "Quick reads"): a Session
+    per request, its BEGIN event and SQLAlchemy's statement cache key (a walk over the whole
+    statement on every execution) 210 µs; the same statement run as compiled SQL on the driver's
+    cursor 18 µs. Values come back through each column type's own result processor, as
+    SQLAlchemy would hand them out; rows are named tuples of the selected columns' keys.
+    Only plain binds: a statement with expanding (IN) or literal-execute parameters is refused
+    when compiled.
+    """
+
+    def __init__(self, statement: Select[Any]) -> None:
+        self.statement = statement
+        self._compiled: dict[str, _CompiledRead] = {}
+
+    def compiled(self, dialect: Dialect) -> _CompiledRead:
+        compiled = self._compiled.get(dialect.name)
+        if compiled is None:
+            compiled = self._compiled[dialect.name] = _CompiledRead(self.statement, dialect)
+        return compiled
+
+
+class _CompiledRead:
+    def __init__(self, statement: Select[Any], dialect: Dialect) -> None:
+        compiled = statement.compile(dialect=dialect)
+        if (
+            compiled.literal_execute_params
+            or compiled.post_compile_params
+            or any(bind.expanding for bind in compiled.binds.values())
+        ):
+            raise TypeError("a prepared read takes plain bound parameters only")
+        self.sql = str(compiled)
+        self.defaults = compiled.construct_params(_check=False)
+        # qmark (SQLite) binds by position; pyformat (psycopg, PyMySQL) by name.
+        self.positions = tuple(compiled.positiontup or ()) if compiled.positional else None
+        self._dialect = dialect
+        self._types = [column.type.dialect_impl(dialect) for column in statement.selected_columns]
+        # Set at the first execution: a processor may depend on the type the driver reports
+        # (PostgreSQL's numerics), as in SQLAlchemy's own results.
+        self._processors: list[Any] | None = None
+        keys = [str(column.key) for column in statement.selected_columns]
+        self.row: Any = namedtuple("Row", keys, rename=True)  # type: ignore[misc]
+
+    def parameters(self, params: Mapping[str, Any]) -> Any:
+        values = {**self.defaults, **params}
+        if self.positions is None:
+            return values
+        return [values[name] for name in self.positions]
+
+    def rows(self, raw: Sequence[Any], description: Sequence[Any]) -> list[Any]:
+        processors = self._processors
+        if processors is None:
+            processors = self._processors = [
+                type_.result_processor(self._dialect, column[1])
+                for type_, column in zip(self._types, description, strict=True)
+            ]
+        return [
+            self.row(
+                *[
+                    value if process is None else process(value)
+                    for process, value in zip(processors, row, strict=True)
+                ]
+            )
+            for row in raw
+        ]
+
+
+class Reader:
+    """Runs ``PreparedRead`` statements on one DBAPI connection: a quick read's own (``Database.
+    quick_reader``), or the connection under a session or Core connection (``Reader.of``), in
+    whatever transaction that holds. Driver errors leave as SQLAlchemy's ``DBAPIError``, so the
+    runtime maps them as it maps every other database failure."""
+
+    def __init__(self, owner: Any, dialect: Dialect, options: Mapping[str, Any]) -> None:
+        # A pooled DBAPI connection, or the SQLAlchemy connection holding one: both invalidate.
+        self._owner = owner
+        self.dbapi_connection = owner.connection if isinstance(owner, Connection) else owner
+        self.dialect = dialect
+        # The engine's execution options (TOKEN_CACHE_SECONDS).
+        self.options = options
+
+    @classmethod
+    def of(cls, holder: Session | Connection) -> Reader:
+        connection = holder.connection() if isinstance(holder, Session) else holder
+        return cls(connection, connection.dialect, connection.get_execution_options())
+
+    def all(self, read: PreparedRead, params: Mapping[str, Any]) -> list[Any]:
+        compiled = read.compiled(self.dialect)
+        parameters = compiled.parameters(params)
+        cursor = self.dbapi_connection.cursor()
+        try:
+            cursor.execute(compiled.sql, parameters)
+            raw = cursor.fetchall()
+            description = cursor.description
+        except self.dialect.loaded_dbapi.Error as error:
+            raise self._failure(compiled.sql, parameters, error) from error
+        finally:
+            cursor.close()
+        return compiled.rows(raw, description)
+
+    def run_plain(self, sql: str) -> None:
+        """A statement without parameters or rows (BEGIN, ROLLBACK)."""
+        cursor = self.dbapi_connection.cursor()
+        try:
+            cursor.execute(sql)
+        except self.dialect.loaded_dbapi.Error as error:
+            raise self._failure(sql, (), error) from error
+        finally:
+            cursor.close()
+
+    def first(self, read: PreparedRead, params: Mapping[str, Any]) -> Any | None:
+        rows = self.all(read, params)
+        return rows[0] if rows else None
+
+    def _failure(self, sql: str, parameters: Any, error: Exception) -> DBAPIError:
+        invalidated = self.dialect.is_disconnect(error, self.dbapi_connection, None)  # type: ignore[arg-type]
+        if invalidated:
+            # The pool must not hand this connection out again.
+            self._owner.invalidate(error)
+        wrapped = DBAPIError.instance(
+            sql, parameters, error, self.dialect.loaded_dbapi.Error,
+            connection_invalidated=invalidated, dialect=self.dialect,
+        )  # fmt: skip
+        assert isinstance(wrapped, DBAPIError)
+        return wrapped
+
+
 class Lane(Enum):
     """What a unit of work is, so ``Database.run`` can choose where it runs.
 
@@ -241,6 +373,11 @@ class Database:
         # round trips, half of a salability read's time. SQLite keeps its read transaction:
         # there it is what gives the statements of a request one snapshot.
         reads = engine if self.inline else engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._reads = reads
+        self._autocommit_switch = engine.dialect.name == "postgresql"
+        self.token_cache_seconds: float = engine.get_execution_options().get(TOKEN_CACHE_SECONDS, 0)
+        # SQLite: the connection the event loop's quick reads use, one request after the other.
+        self._loop_connection: Any = None
         self.read_sessions = sessionmaker(reads, expire_on_commit=False, autoflush=False)
         # Reads inside a transaction, for server-side cursors (yield_per), which PostgreSQL
         # only opens in one.
@@ -257,6 +394,10 @@ class Database:
         # its share (bench/login_bench.py: GET p99 101 ms under failed logins, 535 ms with
         # the hashes unbounded in anyio's pool).
         self._cpu = _Threads("openmsi-cpu", 1)
+        # PostgreSQL and MariaDB: every unit of work, each on a thread of its own while it waits
+        # on the network. As many threads as anyio's default pool; a cheaper hand-off than
+        # anyio.to_thread (about half the event loop's CPU per call, bench/README.md).
+        self._server_threads = _Threads("openmsi-db", 40)
 
     async def run(self, unit_of_work: Callable[[], T], lane: Lane = Lane.READ) -> T:
         """Run a request's database work from the event loop, where its ``lane`` says.
@@ -282,17 +423,72 @@ class Database:
         if lane is Lane.CPU:
             return await self._cpu.run(unit_of_work)
         if not self.inline:
-            return await anyio.to_thread.run_sync(unit_of_work)
+            return await self._server_threads.run(unit_of_work)
         if lane is Lane.QUICK_READ:
             return unit_of_work()
         if lane is Lane.WRITE:
             return await self._writer.run(unit_of_work)
         return await anyio.to_thread.run_sync(unit_of_work)
 
+    @contextmanager
+    def quick_reader(self) -> Iterator[Reader]:
+        """A ``Reader`` for a ``QUICK_READ`` unit of work, without a session.
+
+        SQLite: the event loop's own connection (quick reads run on the loop, one after the
+        other), in a read transaction so that a unit's statements see one snapshot. PostgreSQL
+        and MariaDB: a pooled connection in autocommit, as every read there (see ``__init__``).
+        """
+        if self.inline:
+            connection = self._loop_connection
+            if connection is None or connection.invalidated:
+                # Connected through the engine: a failure to connect is a DBAPIError (503).
+                connection = self._loop_connection = self.engine.connect()
+            reader = Reader(connection, self.engine.dialect, self.engine.get_execution_options())
+            reader.run_plain("BEGIN")
+            try:
+                yield reader
+            finally:
+                if not connection.invalidated:
+                    reader.run_plain("ROLLBACK")
+            return
+        try:
+            pooled = self.engine.raw_connection()
+        except self.engine.dialect.loaded_dbapi.Error as error:
+            # As Engine.connect raises it: a failure to connect is the runtime's 503.
+            wrapped = DBAPIError.instance(None, None, error, self.engine.dialect.loaded_dbapi.Error)
+            raise wrapped from error
+        # Straight from the pool rather than through a Connection in autocommit: SQLAlchemy then
+        # sets the isolation level at checkout and resets it at return, which measured 120 µs of
+        # CPU and a round trip per read on PostgreSQL (bench/README.md, "Quick reads").
+        # psycopg's autocommit is a client-side switch, so reads there take no transaction;
+        # PyMySQL's costs a round trip each way, so a MariaDB read leaves its transaction to
+        # the pool's rollback at return, as before.
+        toggles = self._autocommit_switch
+        driver: Any = pooled.driver_connection
+        try:
+            if toggles:
+                driver.autocommit = True
+            yield Reader(pooled, self.engine.dialect, self.engine.get_execution_options())
+        finally:
+            if toggles and pooled.is_valid:
+                driver.autocommit = False
+            pooled.close()
+
+    @contextmanager
+    def token_reader(self) -> Iterator[Reader]:
+        """A reader for a token check outside any unit of work's transaction (before a write's,
+        or a route made of steps), on a connection of its own, from any thread."""
+        with self._reads.connect() as connection:
+            yield Reader.of(connection)
+
     def dispose(self) -> None:
         """Finish the queued work, stop the threads, close the connections."""
         self._writer.shutdown()
         self._cpu.shutdown()
+        self._server_threads.shutdown()
+        if self._loop_connection is not None:
+            self._loop_connection.close()
+            self._loop_connection = None
         self.engine.dispose()
 
 
@@ -306,12 +502,15 @@ class _Threads:
         self._lock = threading.Lock()
 
     async def run(self, work: Callable[[], T]) -> T:
-        with self._lock:
-            if self._executor is None:
-                self._executor = ThreadPoolExecutor(self._count, thread_name_prefix=self._name)
-            # In the caller's context, as anyio.to_thread does: the request's id reaches the log
-            # lines written there (observability.py).
-            future = self._executor.submit(contextvars.copy_context().run, work)
+        executor = self._executor
+        if executor is None:
+            with self._lock:
+                if self._executor is None:
+                    self._executor = ThreadPoolExecutor(self._count, thread_name_prefix=self._name)
+                executor = self._executor
+        # In the caller's context, as anyio.to_thread does: the request's id reaches the log
+        # lines written there (observability.py).
+        future = executor.submit(contextvars.copy_context().run, work)
         # As anyio.to_thread.run_sync: a cancelled request still waits for its work to end, so
         # a write is never left behind half-way with nobody to see how it ended.
         with anyio.CancelScope(shield=True):
@@ -342,8 +541,45 @@ def upsert(
     """
     if not rows:
         return
-    statement = _upsert_statement(session.get_bind().dialect.name, table, tuple(keys), tuple(update))
-    session.execute(statement, [dict(row) for row in rows])
+    connection = session.connection()
+    dialect = connection.dialect
+    statement = _upsert_statement(dialect.name, table, tuple(keys), tuple(update))
+    prepared = _prepared_write(dialect, statement, tuple(rows[0]))
+    if prepared is None:
+        session.execute(statement, [dict(row) for row in rows])
+    else:
+        connection.exec_driver_sql(prepared.sql, [prepared.parameters(row) for row in rows])
+
+
+class _PreparedWrite:
+    """An INSERT compiled once for one set of row keys, with the bind processors of its columns.
+
+    The dialects' upserts (``on_conflict_do_update``, ``on_duplicate_key_update``) are never
+    found in SQLAlchemy's statement cache (their classes opt out of it): each execution compiled
+    the statement again, more than half the CPU of a seven-link POST (bench/README.md, "Quick
+    reads"). Compiled here once, the rows go to the driver's executemany as before."""
+
+    def __init__(self, sql: str, names: tuple[str, ...], processors: list[Any], positional: bool) -> None:
+        self.sql = sql
+        self._names = names
+        self._pairs = list(zip(names, processors, strict=True))
+        self._positional = positional
+
+    def parameters(self, row: Mapping[str, Any]) -> Any:
+        values = [row[name] if process is None else process(row[name]) for name, process in self._pairs]
+        return tuple(values) if self._positional else dict(zip(self._names, values, strict=True))
+
+
+@lru_cache(maxsize=128)
+def _prepared_write(dialect: Dialect, statement: Any, names: tuple[str, ...]) -> _PreparedWrite | None:
+    compiled = statement.compile(dialect=dialect, column_keys=list(names))
+    binds = tuple(compiled.positiontup) if compiled.positional else tuple(compiled.binds)
+    if set(binds) != set(names) or len(binds) != len(names):
+        # Column defaults or onupdate values the rows do not carry: SQLAlchemy's execution
+        # fills those in, so the statement runs through it.
+        return None
+    processors = [compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in binds]
+    return _PreparedWrite(str(compiled), binds, processors, compiled.positional)
 
 
 @lru_cache(maxsize=64)

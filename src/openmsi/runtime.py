@@ -20,9 +20,11 @@ and the admin user the token belongs to.
 from __future__ import annotations
 
 import logging
+import re
 import traceback
 import uuid
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
@@ -32,15 +34,15 @@ import anyio
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
-from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import Receive, Scope, Send
+from starlette.routing import compile_path
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from openmsi import auth, errors, idempotency, observability, service_input, webapi
-from openmsi.db import Database, Lane, is_retryable
+from openmsi.db import Database, Lane, Reader, is_retryable
 from openmsi.indexer.service import Indexing
 from openmsi.openapi import QueryParameter
 from openmsi.phpjson import render_json
@@ -70,15 +72,44 @@ class Context:
     indexing: Indexing
 
 
-@dataclass(frozen=True)
 class Call:
-    """One service call: its session, its parameters (JSON body, then query string) and the
-    path variables as the URL spelled them (decoded, not converted)."""
+    """One service call: its parameters (JSON body, then query string), the path variables as
+    the URL spelled them (decoded, not converted), and its database access: ``session``, or for
+    the hot reads ``reader`` (prepared statements, no session; ``db.PreparedRead``).
 
-    session: Session
-    params: dict[str, Any]
-    path: dict[str, str]
-    context: Context
+    A quick read (``Lane.QUICK_READ``) starts with a reader only and opens a session the first
+    time its work asks for one; every other unit of work has its session, and a reader on the
+    session's connection when asked."""
+
+    def __init__(
+        self,
+        params: dict[str, Any],
+        path: dict[str, str],
+        context: Context,
+        *,
+        session: Session | None = None,
+        reader: Reader | None = None,
+        open_session: Callable[[], Session] | None = None,
+    ) -> None:
+        self.params = params
+        self.path = path
+        self.context = context
+        self._session = session
+        self._reader = reader
+        self._open_session = open_session
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            assert self._open_session is not None
+            self._session = self._open_session()
+        return self._session
+
+    @property
+    def reader(self) -> Reader:
+        if self._reader is None:
+            self._reader = Reader.of(self.session)
+        return self._reader
 
     def parameter(self, php_name: str) -> Any:
         """A required top-level parameter, or Magento's "is required" error."""
@@ -171,7 +202,9 @@ class _Incoming:
 
 
 def mount(app: FastAPI, routes: list[Route]) -> None:
-    """Add the routes under ``/rest``, in order, each answered by ``serve``."""
+    """Answer the routes under ``/rest`` with ``serve``: straight from ``RestRoutes`` (added
+    to the app's middleware by ``app.create_app``), and, for what looks at the app's routes
+    (``url_path_for``, tests), as FastAPI routes too, in the same order."""
     for route in routes:
         app.add_api_route(
             route.template,
@@ -188,6 +221,50 @@ def _endpoint(route: Route) -> Callable[[Request], Awaitable[Response]]:
         return await serve(route, request)
 
     return endpoint
+
+
+class RestRoutes:
+    """The declared routes, matched and answered without FastAPI's request handling.
+
+    A route's whole answer is ``serve``'s, so FastAPI's part (routing down a list of regular
+    expressions, dependency solving, its exception middleware) bought nothing but its cost:
+    about 80 µs of a 210 µs salability read in-process (bench/README.md, "Quick reads"). This
+    middleware sits inside ``webapi.MagentoPathMiddleware`` (the path it sees has no store code)
+    and matches a path as Starlette would (every ``{name}`` is one segment, the first declared
+    route wins), among the routes with the same method and number of segments. Errors are
+    answered by ``error_response``, the same mapping FastAPI's handlers use (``install_handlers``).
+    Whatever does not match goes on to FastAPI, which answers it as before (404 and 405 become
+    Magento's "Request does not match any route.").
+    """
+
+    def __init__(self, app: ASGIApp, routes: list[Route]) -> None:
+        self.app = app
+        self._routes: dict[tuple[str, int], list[tuple[re.Pattern[str], Route]]] = {}
+        for route in routes:
+            pattern, _format, _convertors = compile_path(route.template)
+            key = (route.method, route.template.count("/"))
+            self._routes.setdefault(key, []).append((pattern, route))
+
+    def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+        """The route a request is for, and its path variables; None: not a declared route."""
+        for pattern, route in self._routes.get((method, path.count("/")), ()):
+            found = pattern.match(path)
+            if found is not None:
+                return route, found.groupdict()
+        return None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        matched = self.match(scope["method"], scope["path"]) if scope["type"] == "http" else None
+        if matched is None:
+            await self.app(scope, receive, send)
+            return
+        route, scope["path_params"] = matched
+        request = Request(scope, receive)
+        try:
+            response = await serve(route, request)
+        except Exception as error:
+            response = await error_response(request, error)
+        await response(scope, receive, send)
 
 
 async def serve(route: Route, request: Request) -> Response:
@@ -216,6 +293,8 @@ async def serve(route: Route, request: Request) -> Response:
             # An anonymous route has no user to keep keys for: it ignores the header.
             return await _keyed_write(route, context, incoming, _keyed(request, keys))
         unit_of_work = partial(_write, route, context, incoming)
+    elif route.lane is Lane.QUICK_READ:
+        unit_of_work = partial(_quick_read, route, context, incoming)
     else:
         unit_of_work = partial(_read, route, context, incoming)
     return MagentoJSONResponse(await context.database.run(unit_of_work, route.lane))
@@ -231,8 +310,8 @@ def _read(route: Route, context: Context, incoming: _Incoming) -> Any:
         try:
             # A read checks the token on its own session's connection: one checkout, one BEGIN.
             with context.database.read_sessions() as session:
-                _check_token(session.connection(), incoming.token, route.resource)
-                return route.work(Call(session, _params(incoming), incoming.path, context))
+                _check_token(Reader.of(session), incoming.token, route.resource)
+                return route.work(Call(_params(incoming), incoming.path, context, session=session))
         except DBAPIError as error:
             # Pooled connections are not pinged (db.make_engine): one that the server closed
             # after the checkout's socket check fails its first statement. SQLAlchemy has thrown
@@ -243,12 +322,33 @@ def _read(route: Route, context: Context, incoming: _Incoming) -> Any:
     raise AssertionError("unreachable")
 
 
+def _quick_read(route: Route, context: Context, incoming: _Incoming) -> Any:
+    """A read by key: the token and the work on the quick reader (``Database.quick_reader``),
+    with no session unless the work asks for one."""
+    assert route.work is not None and route.resource is not None
+    database = context.database
+    for attempt in (1, 2):
+        try:
+            with database.quick_reader() as reader, ExitStack() as sessions:
+                _check_token(reader, incoming.token, route.resource)
+                call = Call(
+                    _params(incoming), incoming.path, context, reader=reader,
+                    open_session=lambda: sessions.enter_context(database.read_sessions()),
+                )  # fmt: skip
+                return route.work(call)
+        except DBAPIError as error:
+            # As in _read: a pooled connection the server closed fails its first statement.
+            if attempt == 1 and error.connection_invalidated:
+                continue
+            raise _database_failure(route, error) from error
+    raise AssertionError("unreachable")
+
+
 def _write(route: Route, context: Context, incoming: _Incoming) -> Any:
     if route.resource is not None:
         # The token is checked before the transaction opens, so that a refused request never
         # takes SQLite's write lock.
-        with context.database.engine.connect() as connection:
-            _check_token(connection, incoming.token, route.resource)
+        _check_token_first(context, incoming.token, route.resource)
     return _run_write(route, context, _params(incoming), incoming.path)
 
 
@@ -265,7 +365,7 @@ def _run_write(
     assert work is not None
 
     def unit(session: Session) -> Any:
-        result = work(Call(session, params, path, context))
+        result = work(Call(params, path, context, session=session))
         return result if before_commit is None else before_commit(session, result)
 
     return run_write(context, unit, route.database_error)
@@ -364,7 +464,7 @@ def _look_up_key(
 ) -> _KeyFound | idempotency.Answer:
     assert route.resource is not None
     with context.database.read_sessions() as session:
-        principal = _check_token(session.connection(), incoming.token, route.resource)
+        principal = _check_token(Reader.of(session), incoming.token, route.resource)
         key = idempotency.parse_key(keyed.header_values)
         fingerprint = idempotency.fingerprint(
             keyed.method, keyed.store_code, keyed.path, incoming.query_string, incoming.body
@@ -447,13 +547,27 @@ async def _steps(route: Route, context: Context, incoming: _Incoming) -> Any:
 
 
 def _authorize(context: Context, incoming: _Incoming, resource: str) -> None:
-    with context.database.engine.connect() as connection:
-        _check_token(connection, incoming.token, resource)
+    _check_token_first(context, incoming.token, resource)
 
 
-def _check_token(connection: Connection, token: str | None, resource: str) -> auth.Principal:
+def _check_token_first(context: Context, token: str | None, resource: str) -> auth.Principal:
+    """The token checked before a unit of work's transaction: from this process's memory of
+    verified tokens when it may be used (no connection at all), else on a connection of its
+    own."""
+    database = context.database
+    if token is not None and database.token_cache_seconds > 0:
+        principal = auth.remembered_principal(token)
+        if principal is not None:
+            auth.allowed(principal, resource)
+            observability.note_user(principal.username)
+            return principal
+    with database.token_reader() as reader:
+        return _check_token(reader, token, resource)
+
+
+def _check_token(reader: Reader, token: str | None, resource: str) -> auth.Principal:
     """``auth.authorize``, and the request's log line names the admin user."""
-    principal = auth.authorize(connection, token, resource)
+    principal = auth.authorize(reader, token, resource)
     observability.note_user(principal.username)
     return principal
 
@@ -535,6 +649,19 @@ def _is_connection_failure(error: Exception) -> bool:
         return True
     # A failed connect has no statement: the pool raised it while opening a connection.
     return error.statement is None and isinstance(error, OperationalError)
+
+
+async def error_response(request: Request, error: Exception) -> Response:
+    """The answer to an error raised while serving a route (``RestRoutes``): the handler
+    ``install_handlers`` registers for the error's class or its nearest base, as Starlette
+    chooses one."""
+    handlers = request.app.exception_handlers
+    for kind in type(error).__mro__:
+        handler = handlers.get(kind)
+        if handler is not None:
+            response: Response = await handler(request, error)
+            return response
+    raise error
 
 
 def install_handlers(app: FastAPI) -> None:

@@ -15,12 +15,12 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import unquote_plus
 
 import anyio.to_thread
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from openmsi import errors, piecewise_json, service_input
@@ -30,17 +30,28 @@ ALLOWED_METHODS = frozenset({"GET", "POST", "PUT", "DELETE"})
 JSON_MEDIA_TYPES = frozenset({"*/*", "application/*", "application/json"})
 
 
-class MagentoJSONResponse(JSONResponse):
+class MagentoJSONResponse(Response):
+    """JSON as Magento renders it (``phpjson.render_json``), ``Content-Type: application/json;
+    charset=utf-8``. Its headers are set here, not by Starlette's ``init_headers``, which looks
+    for a content type and a length in the given headers on every answer of every hot read."""
+
     media_type = "application/json"
 
-    def render(self, content: Any) -> bytes:
-        return render_json(content)
-
-    def init_headers(self, headers: Any = None) -> None:
-        super().init_headers(headers)
+    def __init__(
+        self, content: Any, status_code: int = 200, headers: Mapping[str, str] | None = None
+    ) -> None:
+        self.status_code = status_code
+        self.background = None
+        self.body = render_json(content)
+        given = (
+            []
+            if headers is None
+            else [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+        )
         self.raw_headers = [
-            (name, b"application/json; charset=utf-8" if name == b"content-type" else value)
-            for name, value in self.raw_headers
+            *given,
+            (b"content-length", str(len(self.body)).encode("latin-1")),
+            (b"content-type", b"application/json; charset=utf-8"),
         ]
 
 
@@ -92,8 +103,9 @@ class MagentoPathMiddleware:
             return
         raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
         try:
+            # Only a segment with an escape or a "+" changes when unquoted.
             segments = [
-                unquote_plus(segment, errors="strict")
+                unquote_plus(segment, errors="strict") if "%" in segment or "+" in segment else segment
                 for segment in raw_path.decode("ascii").split("?")[0].split("/")
             ]
         except UnicodeError:

@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from openmsi import errors, jobs, service_input
+from openmsi import db, errors, jobs, service_input
 from openmsi.indexer import service as indexer_service
 from openmsi.indexer.service import Indexing
 from openmsi.inventory import schemas as inventory_schemas
@@ -109,7 +109,9 @@ def stocks_grid(session: Session, name: str, page: int, page_size: int) -> Grid:
         StockRow(
             stock,
             _channel_labels(channels, websites),
-            inventory_service.get_sources_assigned_to_stock_ordered_by_priority(session, stock.stock_id),
+            inventory_service.get_sources_assigned_to_stock_ordered_by_priority(
+                db.Reader.of(session), stock.stock_id
+            ),
         )
         for stock, channels in stocks
     ]
@@ -137,7 +139,8 @@ class StockPage:
 def assigned_sources(session: Session, stock_id: int) -> list[AssignedSource]:
     """The stock's sources in the order of get-sources-assigned-to-stock-ordered-by-priority,
     with their link's priority (GET /V1/inventory/stock-source-links)."""
-    sources = inventory_service.get_sources_assigned_to_stock_ordered_by_priority(session, stock_id)
+    reader = db.Reader.of(session)
+    sources = inventory_service.get_sources_assigned_to_stock_ordered_by_priority(reader, stock_id)
     criteria = SearchCriteria(((Filter("stock_id", str(stock_id), "eq"),),), None, None, None)
     links, _total = inventory_service.get_stock_source_links(session, criteria)
     priorities = {link.source_code.lower(): link.priority for link in links}

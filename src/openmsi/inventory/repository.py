@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, bindparam, delete, func, select, tuple_
+from sqlalchemy import Integer, Select, bindparam, delete, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from openmsi import db, search_criteria
@@ -133,17 +133,18 @@ def update_source(session: Session, source_code: str, values: dict[str, Any]) ->
 
 
 # Built once (constructing it costs more than running it); the stock id is bound per call.
-_SOURCES_ASSIGNED_TO_STOCK = (
-    select(Source)
-    .join(StockSourceLink, StockSourceLink.source_code == Source.source_code)
-    .where(StockSourceLink.stock_id == bindparam("stock_id"))
-    .order_by(StockSourceLink.priority, StockSourceLink.link_id)
+_SOURCES_ASSIGNED_TO_STOCK = db.PreparedRead(
+    select(*SOURCE_TABLE.c)
+    .join(LINK_TABLE, LINK_TABLE.c.source_code == SOURCE_TABLE.c.source_code)
+    .where(LINK_TABLE.c.stock_id == bindparam("stock_id"))
+    .order_by(LINK_TABLE.c.priority, LINK_TABLE.c.link_id)
 )
 
 
-def sources_assigned_to_stock_ordered_by_priority(session: Session, stock_id: int) -> list[Source]:
-    """Ties keep creation order (link_id), as MySQL's (stock_id, priority) index walk does."""
-    return list(session.scalars(_SOURCES_ASSIGNED_TO_STOCK, {"stock_id": stock_id}))
+def sources_assigned_to_stock_ordered_by_priority(reader: db.Reader, stock_id: int) -> list[Any]:
+    """The sources' rows (a ``Source``'s attributes). Ties keep creation order (link_id), as
+    MySQL's (stock_id, priority) index walk does."""
+    return reader.all(_SOURCES_ASSIGNED_TO_STOCK, {"stock_id": stock_id})
 
 
 # Stocks
@@ -245,16 +246,22 @@ def select_links() -> Select[tuple[StockSourceLink]]:
 
 
 def existing_link_keys(session: Session, keys: Sequence[tuple[int, str]]) -> set[tuple[int, str]]:
-    """Which (stock_id, lower(source_code)) pairs already exist."""
+    """Which (stock_id, lower(source_code)) pairs already exist.
+
+    Read as every link of each stock concerned (a stock has one link per source at most), by
+    one prepared statement: a tuple IN list is compiled again on every execution."""
+    reader = db.Reader.of(session)
+    wanted = set(keys)
     found: set[tuple[int, str]] = set()
-    for chunk in _chunks(keys):
-        rows = session.execute(_LINK_KEYS_IN, {"keys": list(chunk)})
-        found.update((stock_id, code.lower()) for stock_id, code in rows)
+    for stock_id in sorted({stock_id for stock_id, _code in keys}):
+        for (code,) in reader.all(_LINKED_SOURCE_CODES, {"stock_id": stock_id}):
+            if (stock_id, code.lower()) in wanted:
+                found.add((stock_id, code.lower()))
     return found
 
 
-_LINK_KEYS_IN = select(StockSourceLink.stock_id, StockSourceLink.source_code).where(
-    tuple_(StockSourceLink.stock_id, StockSourceLink.source_code).in_(bindparam("keys", expanding=True))
+_LINKED_SOURCE_CODES = db.PreparedRead(
+    select(LINK_TABLE.c.source_code).where(LINK_TABLE.c.stock_id == bindparam("stock_id", type_=Integer))
 )
 
 

@@ -120,7 +120,7 @@ def update_source(call: Call) -> Any:
 def get_sources_assigned_to_stock_ordered_by_priority(call: Call) -> Any:
     """The stock's sources, by link priority (GetSourcesAssignedToStockOrderedByPriorityInterface)."""
     stock_id = _stock_id(call.path["stockId"])
-    sources = inventory_service.get_sources_assigned_to_stock_ordered_by_priority(call.session, stock_id)
+    sources = inventory_service.get_sources_assigned_to_stock_ordered_by_priority(call.reader, stock_id)
     return [schemas.source_data(source) for source in sources]
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from openmsi import errors
+from openmsi import db, errors
 from openmsi.indexer import service as indexer
 from openmsi.indexer.service import Indexing
 from openmsi.inventory import repository
@@ -354,8 +354,9 @@ def delete_stock_source_links(session: Session, indexing: Indexing, links: list[
     indexer.refresh_links(session, indexing, deleted, joined=False, reason="stock-source links deleted")
 
 
-def get_sources_assigned_to_stock_ordered_by_priority(session: Session, stock_id: int) -> list[Source]:
-    """GET /V1/inventory/get-sources-assigned-to-stock-ordered-by-priority/:stockId."""
+def get_sources_assigned_to_stock_ordered_by_priority(reader: db.Reader, stock_id: int) -> list[Any]:
+    """GET /V1/inventory/get-sources-assigned-to-stock-ordered-by-priority/:stockId: rows with a
+    ``Source``'s attributes."""
     if not 0 <= stock_id <= STOCK_ID_MAX:
         return []
-    return repository.sources_assigned_to_stock_ordered_by_priority(session, stock_id)
+    return repository.sources_assigned_to_stock_ordered_by_priority(reader, stock_id)

@@ -33,7 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from openmsi.db import case_insensitive
+from openmsi.db import PreparedRead, Reader, case_insensitive
 from openmsi.models import Reservation, Source, SourceItem, Stock, StockIndexRow, StockSourceLink, table_of
 
 items = table_of(SourceItem)
@@ -197,11 +197,11 @@ def _one_sku_statement() -> Any:
     ).select_from(facts)
 
 
-_ONE_SKU = _one_sku_statement()
+_ONE_SKU = PreparedRead(_one_sku_statement())
 
 
-def one_sku_facts(session: Session, stock_id: int, sku: str) -> OneSkuFacts:
-    row = session.execute(_ONE_SKU, {"stock_id": stock_id, "sku": sku}).one()
+def one_sku_facts(reader: Reader, stock_id: int, sku: str) -> OneSkuFacts:
+    (row,) = reader.all(_ONE_SKU, {"stock_id": stock_id, "sku": sku})
     return OneSkuFacts(
         stock_exists=row.stock is not None,
         items=_item_facts(row),

@@ -70,7 +70,7 @@ def get_product_salable_quantity(call: Call) -> Any:
     """The SKU's salable quantity in the stock (GetProductSalableQtyInterface)."""
     stock_id = _int(call.path["stockId"])
     sku = call.path["sku"]
-    facts = salable.salability(call.session, stock_id, [sku])[sku]
+    facts = salable.one_salability(call.reader, stock_id, sku)
     return phpjson.php_number(salable.salable_quantity(call.context.indexing.config, stock_id, facts))
 
 
@@ -81,7 +81,7 @@ def is_product_salable(call: Call) -> Any:
     """Whether the SKU is salable in the stock (IsProductSalableInterface)."""
     stock_id = _int(call.path["stockId"])
     sku = call.path["sku"]
-    facts = salable.salability(call.session, stock_id, [sku])[sku]
+    facts = salable.one_salability(call.reader, stock_id, sku)
     return salable.is_salable(call.context.indexing.config, stock_id, facts)
 
 
@@ -118,7 +118,7 @@ def is_product_salable_for_requested_qty(call: Call) -> Any:
     stock_id = _int(call.path["stockId"])
     qty = _qty(call.path["requestedQty"])
     sku = call.path["sku"]
-    facts = salable.salability(call.session, stock_id, [sku])[sku]
+    facts = salable.one_salability(call.reader, stock_id, sku)
     is_salable, problems = salable.requested_qty_result(call.context.indexing.config, stock_id, facts, qty)
     return {"salable": is_salable, "errors": problems}
 
