@@ -307,3 +307,16 @@ def test_admin_pages_log_their_user_and_never_the_session_cookie(
     )
     for value in pages.cookies.values():
         assert value not in written
+
+
+def test_the_text_formatter_writes_the_time_as_logging_does() -> None:
+    """TextFormatter formats the date once per second: the same text as logging's own."""
+    ours = observability.TextFormatter()
+    reference = logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
+    base = time.time()
+    for offset in (0.0, 0.0004, 0.5, 0.9996, 1.0, 1.001, 59.999, 60.0, 3600.25, -0.001):
+        record = logging.LogRecord("openmsi.access", logging.INFO, __file__, 1, "GET %s", ("/x",), None)
+        record.created = base + offset
+        record.msecs = (record.created - int(record.created)) * 1000
+        record.request_id = "abc"
+        assert ours.format(record) == reference.format(record), offset

@@ -269,9 +269,14 @@ class _CompiledRead:
             return values
         return [values[name] for name in self.positions]
 
-    def rows(self, raw: Sequence[Any], description: Sequence[Any]) -> list[Any]:
+    @property
+    def has_processors(self) -> bool:
+        return self._processors is not None
+
+    def rows(self, raw: Sequence[Any], description: Sequence[Any] | None) -> list[Any]:
         processors = self._processors
         if processors is None:
+            assert description is not None
             processors = self._processors = [
                 type_.result_processor(self._dialect, column[1])
                 for type_, column in zip(self._types, description, strict=True)
@@ -313,22 +318,13 @@ class Reader:
         try:
             cursor.execute(compiled.sql, parameters)
             raw = cursor.fetchall()
-            description = cursor.description
+            # Read once per statement: psycopg builds its description anew on every call.
+            description = None if compiled.has_processors else cursor.description
         except self.dialect.loaded_dbapi.Error as error:
             raise self._failure(compiled.sql, parameters, error) from error
         finally:
             cursor.close()
         return compiled.rows(raw, description)
-
-    def run_plain(self, sql: str) -> None:
-        """A statement without parameters or rows (BEGIN, ROLLBACK)."""
-        cursor = self.dbapi_connection.cursor()
-        try:
-            cursor.execute(sql)
-        except self.dialect.loaded_dbapi.Error as error:
-            raise self._failure(sql, (), error) from error
-        finally:
-            cursor.close()
 
     def first(self, read: PreparedRead, params: Mapping[str, Any]) -> Any | None:
         rows = self.all(read, params)
@@ -435,7 +431,7 @@ class Database:
         """A ``Reader`` for a ``QUICK_READ`` unit of work, without a session.
 
         SQLite: the event loop's own connection (quick reads run on the loop, one after the
-        other), in a read transaction so that a unit's statements see one snapshot. PostgreSQL
+        other). PostgreSQL
         and MariaDB: a pooled connection in autocommit, as every read there (see ``__init__``).
         """
         if self.inline:
@@ -443,13 +439,10 @@ class Database:
             if connection is None or connection.invalidated:
                 # Connected through the engine: a failure to connect is a DBAPIError (503).
                 connection = self._loop_connection = self.engine.connect()
-            reader = Reader(connection, self.engine.dialect, self.engine.get_execution_options())
-            reader.run_plain("BEGIN")
-            try:
-                yield reader
-            finally:
-                if not connection.invalidated:
-                    reader.run_plain("ROLLBACK")
+            # In autocommit: each prepared read is a read transaction of its own (the hot
+            # reads are one statement each); a unit of work that needs one snapshot across
+            # statements reads through its session.
+            yield Reader(connection, self.engine.dialect, self.engine.get_execution_options())
             return
         try:
             pooled = self.engine.raw_connection()

@@ -6,10 +6,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+# One encoder for every answer: json.dumps builds a new one per call for these options.
+_ENCODER = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), allow_nan=False)
+
 
 def render_json(content: Any) -> bytes:
     """Compact, ASCII only, every ``/`` escaped."""
-    text = json.dumps(content, ensure_ascii=True, separators=(",", ":"), allow_nan=False)
+    text = _ENCODER.encode(content)
     # PHP escapes every "/" and "/" only ever occurs inside JSON strings.
     return text.replace("/", "\\/").encode("ascii")
 

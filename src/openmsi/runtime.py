@@ -63,7 +63,7 @@ DATABASE_UNAVAILABLE = "The database is not available right now. Try again later
 VOID: list[Any] = []
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Context:
     """What a unit of work may use besides its session: the process's configuration."""
 
@@ -190,7 +190,7 @@ class Router:
         return declare
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class _Incoming:
     """What the seam reads from the HTTP request, so that the unit of work never touches it."""
 
