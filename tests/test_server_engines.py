@@ -76,3 +76,19 @@ def test_a_write_after_the_server_closed_the_pooled_connections_succeeds(
 def test_pooled_connections_are_not_pinged(server_database: db.Database) -> None:
     # The ping was a round trip on every checkout; the closed-socket check replaces it.
     assert server_database.engine.pool._pre_ping is False
+
+
+SALABLE = "/rest/V1/inventory/get-product-salable-quantity/no-such-sku/1"
+
+
+def test_a_quick_read_after_the_server_closed_its_held_connections_succeeds(
+    server_database: db.Database, database_url: str, client: TestClient, auth_headers: dict[str, str]
+) -> None:
+    # Quick reads run on threads that each hold a connection (db.Database.quick_reader).
+    for _ in range(3 * db.QUICK_READ_THREADS):
+        assert client.get(SALABLE, headers=auth_headers).status_code == 404
+    assert _close_server_side(server_database, database_url) > 0
+    for _ in range(3 * db.QUICK_READ_THREADS):
+        response = client.get(SALABLE, headers=auth_headers)
+        assert response.status_code == 404, response.text
+        assert response.json()["message"].startswith("Following products with requested skus were not found")

@@ -61,6 +61,9 @@ WRITE = "openmsi_write"
 # Engine option: seconds ``auth.principal_for_token`` may remember a verified token.
 TOKEN_CACHE_SECONDS = "openmsi_token_cache_seconds"
 T = TypeVar("T")
+# PostgreSQL and MariaDB: the threads, and held connections, of the quick reads of a process.
+# A quick read takes a fraction of a millisecond of them; four keep two cores busy.
+QUICK_READ_THREADS = 4
 
 
 def is_sqlite(engine_or_url: Engine | URL | str) -> bool:
@@ -116,20 +119,24 @@ def _server_options(settings: Settings, url: URL) -> dict[str, Any]:
 
 def _refuse_closed_connection(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
     """A pooled connection the server has closed (restart, idle timeout, terminated backend)
-    is replaced before use, without the round trip of a ping: an idle connection has nothing
-    to read, one the server closed has its farewell or end of stream waiting on the socket."""
+    is replaced before use, without the round trip of a ping."""
+    if _closed_by_server(dbapi_connection):
+        # The pool discards this connection and checks out another (SQLAlchemy docs,
+        # "Disconnect Handling - Pessimistic").
+        raise DisconnectionError()
+
+
+def _closed_by_server(dbapi_connection: Any) -> bool:
+    """An idle connection has nothing to read; one the server closed has its farewell or end
+    of stream waiting on the socket."""
     try:
         sock = getattr(dbapi_connection, "_sock", None)  # PyMySQL
         fileno = sock.fileno() if sock is not None else dbapi_connection.fileno()
         poller = io_select.poll()
         poller.register(fileno, io_select.POLLIN)
-        closed = bool(poller.poll(0)) or fileno < 0
+        return bool(poller.poll(0)) or fileno < 0
     except Exception:
-        closed = True
-    if closed:
-        # The pool discards this connection and checks out another (SQLAlchemy docs,
-        # "Disconnect Handling - Pessimistic").
-        raise DisconnectionError()
+        return True
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -394,6 +401,14 @@ class Database:
         # on the network. As many threads as anyio's default pool; a cheaper hand-off than
         # anyio.to_thread (about half the event loop's CPU per call, bench/README.md).
         self._server_threads = _Threads("openmsi-db", 40)
+        # PostgreSQL and MariaDB: quick reads run on a few threads of their own, each holding
+        # one connection in autocommit (see quick_reader).
+        self._quick_local = threading.local()
+        self._held: list[Connection] = []
+        self._held_lock = threading.Lock()
+        self._quick_threads = _Threads(
+            "openmsi-quick", QUICK_READ_THREADS, initializer=self._hold_connections
+        )
 
     async def run(self, unit_of_work: Callable[[], T], lane: Lane = Lane.READ) -> T:
         """Run a request's database work from the event loop, where its ``lane`` says.
@@ -419,6 +434,8 @@ class Database:
         if lane is Lane.CPU:
             return await self._cpu.run(unit_of_work)
         if not self.inline:
+            if lane is Lane.QUICK_READ:
+                return await self._quick_threads.run(unit_of_work)
             return await self._server_threads.run(unit_of_work)
         if lane is Lane.QUICK_READ:
             return unit_of_work()
@@ -444,28 +461,51 @@ class Database:
             # statements reads through its session.
             yield Reader(connection, self.engine.dialect, self.engine.get_execution_options())
             return
+        if getattr(self._quick_local, "holds", False):
+            yield Reader.of(self._held_connection())
+            return
+        with self._reads.connect() as connection:
+            yield Reader.of(connection)
+
+    def _hold_connections(self) -> None:
+        """Run by each quick-read thread as it starts."""
+        self._quick_local.holds = True
+
+    def _held_connection(self) -> Connection:
+        """This quick-read thread's connection, in autocommit (set once, when it is opened).
+
+        Checking a connection out of the pool for each read, and back in, cost about 50 µs of
+        CPU of a 380 µs PostgreSQL read under load (pool events, the isolation level set and
+        reset, the return's rollback; bench/README.md, "Quick reads"). A held connection the
+        server has closed (restart, idle timeout) is found as the pool finds one, by its socket,
+        and replaced; one that failed as a disconnect was invalidated by the reader. These
+        connections count against the pool's size (OPENMSI_POOL_SIZE), QUICK_READ_THREADS of
+        them per process, and are not recycled by age.
+        """
+        connection: Connection | None = getattr(self._quick_local, "connection", None)
+        if connection is not None and (
+            connection.invalidated or _closed_by_server(connection.connection.dbapi_connection)
+        ):
+            self._release(connection)
+            connection = None
+        if connection is None:
+            connection = self._reads.connect()
+            with self._held_lock:
+                self._held.append(connection)
+            self._quick_local.connection = connection
+        return connection
+
+    def _release(self, connection: Connection) -> None:
+        with self._held_lock:
+            if connection in self._held:
+                self._held.remove(connection)
         try:
-            pooled = self.engine.raw_connection()
-        except self.engine.dialect.loaded_dbapi.Error as error:
-            # As Engine.connect raises it: a failure to connect is the runtime's 503.
-            wrapped = DBAPIError.instance(None, None, error, self.engine.dialect.loaded_dbapi.Error)
-            raise wrapped from error
-        # Straight from the pool rather than through a Connection in autocommit: SQLAlchemy then
-        # sets the isolation level at checkout and resets it at return, which measured 120 µs of
-        # CPU and a round trip per read on PostgreSQL (bench/README.md, "Quick reads").
-        # psycopg's autocommit is a client-side switch, so reads there take no transaction;
-        # PyMySQL's costs a round trip each way, so a MariaDB read leaves its transaction to
-        # the pool's rollback at return, as before.
-        toggles = self._autocommit_switch
-        driver: Any = pooled.driver_connection
-        try:
-            if toggles:
-                driver.autocommit = True
-            yield Reader(pooled, self.engine.dialect, self.engine.get_execution_options())
-        finally:
-            if toggles and pooled.is_valid:
-                driver.autocommit = False
-            pooled.close()
+            if not connection.invalidated:
+                connection.invalidate()
+            connection.close()
+        except DBAPIError:
+            pass  # a connection already gone needs no closing
+        self._quick_local.connection = None
 
     @contextmanager
     def token_reader(self) -> Iterator[Reader]:
@@ -479,6 +519,11 @@ class Database:
         self._writer.shutdown()
         self._cpu.shutdown()
         self._server_threads.shutdown()
+        self._quick_threads.shutdown()
+        with self._held_lock:
+            held, self._held = self._held, []
+        for connection in held:
+            connection.close()
         if self._loop_connection is not None:
             self._loop_connection.close()
             self._loop_connection = None
@@ -488,9 +533,10 @@ class Database:
 class _Threads:
     """A named set of threads, started on first use, that the event loop hands work to."""
 
-    def __init__(self, name: str, count: int) -> None:
+    def __init__(self, name: str, count: int, initializer: Callable[[], None] | None = None) -> None:
         self._name = name
         self._count = count
+        self._initializer = initializer
         self._executor: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
 
@@ -499,7 +545,9 @@ class _Threads:
         if executor is None:
             with self._lock:
                 if self._executor is None:
-                    self._executor = ThreadPoolExecutor(self._count, thread_name_prefix=self._name)
+                    self._executor = ThreadPoolExecutor(
+                        self._count, thread_name_prefix=self._name, initializer=self._initializer
+                    )
                 executor = self._executor
         # In the caller's context, as anyio.to_thread does: the request's id reaches the log
         # lines written there (observability.py).
