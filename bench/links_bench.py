@@ -69,6 +69,23 @@ LINKS_BODY = json.dumps(
     },
     separators=(",", ":"),
 )
+# The tutorial's links with their priorities reversed within each stock: alternating the two
+# bodies makes every POST change seven priorities (a real update), where repeating one body
+# changes nothing after the first.
+LINKS_BODY_REVERSED = json.dumps(
+    {
+        "links": [
+            {"source_code": "baltimore_wh", "stock_id": 2, "priority": 4},
+            {"source_code": "austin_wh", "stock_id": 2, "priority": 3},
+            {"source_code": "reno_wh", "stock_id": 2, "priority": 2},
+            {"source_code": "hq", "stock_id": 2, "priority": 1},
+            {"source_code": "berlin_wh", "stock_id": 3, "priority": 3},
+            {"source_code": "frankfurt_wh", "stock_id": 3, "priority": 2},
+            {"source_code": "hq", "stock_id": 3, "priority": 1},
+        ]
+    },
+    separators=(",", ":"),
+)
 LINKS_GET_PATH = (
     "/rest/V1/inventory/stock-source-links"
     "?searchCriteria[filter_groups][0][filters][0][field]=stock_id"
@@ -83,11 +100,20 @@ class Scenario:
     path: str
     body: str | None = None
     authenticated: bool = True
+    # Sent every other request instead of ``body``, so that each request changes something.
+    alternate: str | None = None
 
 
 BARE = Scenario("bare", "GET", "/bare", authenticated=False)
 SCENARIOS = (
     Scenario("links-post", "POST", "/rest/V1/inventory/stock-source-links", LINKS_BODY),
+    Scenario(
+        "links-post-change",
+        "POST",
+        "/rest/V1/inventory/stock-source-links",
+        LINKS_BODY,
+        alternate=LINKS_BODY_REVERSED,
+    ),
     Scenario(
         "assigned-get",
         "GET",
@@ -404,11 +430,22 @@ def _lua_string(value: str) -> str:
     return f"[{level}[{value}]{level}]"
 
 
+# Two bodies sent in turn (Scenario.alternate).
+WRK_ALTERNATE = """
+local bodies = {{ {first}, {second} }}
+local sent = 0
+function request()
+  sent = sent + 1
+  return wrk.format(nil, nil, nil, bodies[(sent % 2) + 1])
+end
+"""
+
 WRK_SCRIPT = """
 wrk.method = {method}
 wrk.path = {path}
 {body}
 {headers}
+{alternate}
 
 local threads = {{}}
 
@@ -460,6 +497,9 @@ def wrk_run(
         path=_lua_string(scenario.path),
         body=f"wrk.body = {_lua_string(scenario.body)}" if scenario.body is not None else "",
         headers="\n".join(lines),
+        alternate=""
+        if scenario.alternate is None or scenario.body is None
+        else WRK_ALTERNATE.format(first=_lua_string(scenario.body), second=_lua_string(scenario.alternate)),
     )
     script_path = workdir / f"wrk_{scenario.name}.lua"
     script_path.write_text(script)
@@ -519,6 +559,7 @@ def python_run(port: int, scenario: Scenario, token: str, concurrency: int, seco
         "method": scenario.method,
         "path": scenario.path,
         "body": scenario.body,
+        "alternate": scenario.alternate,
         "headers": _headers(scenario, token),
         "concurrency": concurrency,
         "seconds": seconds,
@@ -538,12 +579,20 @@ def python_run(port: int, scenario: Scenario, token: str, concurrency: int, seco
 async def _python_loadgen(spec: dict[str, Any]) -> dict[str, Any]:
     """Keep-alive HTTP/1.1 over raw asyncio streams: C connections, each one request at a time."""
     port: int = spec["port"]
-    body = (spec["body"] or "").encode()
-    head = f"{spec['method']} {spec['path']} HTTP/1.1\r\nHost: {HOST}:{port}\r\n"
-    head += "".join(f"{k}: {v}\r\n" for k, v in spec["headers"].items())
-    if spec["body"] is not None:
-        head += f"Content-Length: {len(body)}\r\n"
-    request = head.encode("latin-1") + b"\r\n" + body
+
+    def encode(text: str | None) -> bytes:
+        body = (text or "").encode()
+        head = f"{spec['method']} {spec['path']} HTTP/1.1\r\nHost: {HOST}:{port}\r\n"
+        head += "".join(f"{k}: {v}\r\n" for k, v in spec["headers"].items())
+        if text is not None:
+            head += f"Content-Length: {len(body)}\r\n"
+        return head.encode("latin-1") + b"\r\n" + body
+
+    # Scenario.alternate: the two requests in turn.
+    requests = [encode(spec["body"])]
+    if spec.get("alternate") is not None:
+        requests.append(encode(spec["alternate"]))
+    sent = 0
     latencies: list[float] = []
     errors = 0
     samples: list[str] = []
@@ -570,12 +619,13 @@ async def _python_loadgen(spec: dict[str, Any]) -> dict[str, Any]:
             chunks.append(chunk[:-2])
 
     async def connection() -> None:
-        nonlocal errors
+        nonlocal errors, sent
         reader, writer = await asyncio.open_connection(HOST, port)
         try:
             while time.monotonic() < deadline:
-                sent = time.perf_counter()
-                writer.write(request)
+                started = time.perf_counter()
+                sent += 1
+                writer.write(requests[sent % len(requests)])
                 try:
                     status, content = await asyncio.wait_for(read_response(reader), timeout=10)
                 except (TimeoutError, asyncio.IncompleteReadError, ConnectionError) as error:
@@ -584,7 +634,7 @@ async def _python_loadgen(spec: dict[str, Any]) -> dict[str, Any]:
                     writer.close()
                     reader, writer = await asyncio.open_connection(HOST, port)
                     continue
-                latencies.append(time.perf_counter() - sent)
+                latencies.append(time.perf_counter() - started)
                 if status != 200:
                     errors += 1
                     if len(samples) < 5:
