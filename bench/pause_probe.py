@@ -43,6 +43,7 @@ class Pause:
 class Probe:
     threshold_s: float
     pauses: list[Pause] = field(default_factory=list)
+    delays_ms: list[float] = field(default_factory=list)  # every wake-up's lateness
     collections: list[tuple[int, float, int]] = field(default_factory=list)  # generation, ms, collected
     _stop: threading.Event = field(default_factory=threading.Event)
     _gc_started: float = 0.0
@@ -53,6 +54,7 @@ class Probe:
             before = time.perf_counter()
             time.sleep(0.001)
             late = time.perf_counter() - before - 0.001
+            self.delays_ms.append(late * 1000)
             if late > self.threshold_s:
                 frames = sys._current_frames()
                 stacks: dict[str, list[str]] = {}
@@ -149,11 +151,14 @@ def main() -> None:
                 if response.status_code != 200:
                     raise SystemExit(f"save answered {response.status_code}: {response.text[:300]}")
                 pauses = sorted(probe.pauses, key=lambda pause: -pause.ms)
+                delays = sorted(probe.delays_ms)
                 print(
                     f"\nsave {number + 1}: {len(body) / 1e6:.1f} MB, {args.items:,} items, {seconds:.2f} s, "
                     f"{args.items / seconds:,.0f} items/s; pauses > {args.threshold:g} ms: {len(pauses)}, "
                     f"longest {pauses[0].ms if pauses else 0:.0f} ms, "
-                    f"total {sum(pause.ms for pause in pauses):.0f} ms"
+                    f"total {sum(pause.ms for pause in pauses):.0f} ms; wake-up delay p50 "
+                    f"{delays[len(delays) // 2]:.1f} ms, p99 {delays[len(delays) * 99 // 100]:.1f} ms, "
+                    f"in switch interval {sys.getswitchinterval() * 1000:g} ms"
                 )
                 for pause in pauses[: args.show]:
                     print(f"  {pause.ms:6.0f} ms")

@@ -87,6 +87,14 @@ def full_collections_deferred() -> Iterator[None]:
     full collection, once the last large request has ended: memory held a few seconds longer,
     never lost. Nested and concurrent blocks share one count; the threshold set elsewhere
     (``gc.set_threshold``) is restored by the last one out.
+
+    Why this and not the alternatives, in a server that runs for months: ``gc.disable()`` would
+    stop the young collections too, and with them the quick reclaiming of the cycles every
+    request leaves (exceptions with their tracebacks, asyncio's futures); ``gc.freeze()``
+    moves objects out of the collector's sight until ``gc.unfreeze()``, which is for objects
+    that live as long as the process, not for a request's. A process that receives large
+    bodies back to back, overlapping on several threads (a server engine), may go long without
+    a full collection: only cycles that lived through two young collections wait for it.
     """
     global _large_work, _saved_threshold
     with _lock:
