@@ -42,6 +42,7 @@ class Pause:
 @dataclass
 class Probe:
     threshold_s: float
+    watch: bool = True  # False: no sleeper thread (it takes its own turns at the interpreter)
     pauses: list[Pause] = field(default_factory=list)
     delays_ms: list[float] = field(default_factory=list)  # every wake-up's lateness
     collections: list[tuple[int, float, int]] = field(default_factory=list)  # generation, ms, collected
@@ -83,12 +84,14 @@ class Probe:
     def __enter__(self) -> Probe:
         gc.callbacks.append(self._gc)
         self._thread = threading.Thread(target=self._watch, name="pause-probe", daemon=True)
-        self._thread.start()
+        if self.watch:
+            self._thread.start()
         return self
 
     def __exit__(self, *_: object) -> None:
         self._stop.set()
-        self._thread.join()
+        if self.watch:
+            self._thread.join()
         gc.callbacks.remove(self._gc)
 
 
@@ -99,6 +102,7 @@ def main() -> None:
     parser.add_argument("--saves", type=int, default=2)
     parser.add_argument("--threshold", type=float, default=20.0, help="ms")
     parser.add_argument("--show", type=int, default=15, help="pauses to print")
+    parser.add_argument("--no-probe", action="store_true", help="no sleeper thread: the save's items/s alone")
     args = parser.parse_args()
 
     from fastapi.testclient import TestClient
@@ -140,7 +144,7 @@ def main() -> None:
                 body = json.dumps({"sourceItems": items}, separators=(",", ":")).encode()
                 del items
                 gc.collect()
-                with Probe(args.threshold / 1000) as probe:
+                with Probe(args.threshold / 1000, watch=not args.no_probe) as probe:
                     started = time.perf_counter()
                     response = client.post(
                         "/rest/V1/inventory/source-items",
@@ -151,7 +155,7 @@ def main() -> None:
                 if response.status_code != 200:
                     raise SystemExit(f"save answered {response.status_code}: {response.text[:300]}")
                 pauses = sorted(probe.pauses, key=lambda pause: -pause.ms)
-                delays = sorted(probe.delays_ms)
+                delays = sorted(probe.delays_ms) or [0.0]
                 print(
                     f"\nsave {number + 1}: {len(body) / 1e6:.1f} MB, {args.items:,} items, {seconds:.2f} s, "
                     f"{args.items / seconds:,.0f} items/s; pauses > {args.threshold:g} ms: {len(pauses)}, "
