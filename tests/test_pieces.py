@@ -80,12 +80,6 @@ def test_text_scans_at_piece_boundaries() -> None:
     assert pieces.contains("", "")
 
 
-def test_release_in_pieces_empties_the_list() -> None:
-    values = list(range(pieces.PIECE * 2 + 5))
-    pieces.release_in_pieces(values)
-    assert values == []
-
-
 def test_full_collections_are_deferred_until_the_last_block_ends() -> None:
     before = gc.get_threshold()
     entered = threading.Event()

@@ -30,7 +30,7 @@ from openmsi.webapi import BodyLimitMiddleware, MagentoPathMiddleware, StoreCode
 # On SQLite the event loop answers quick reads itself, and shares the interpreter with the writer
 # thread. Each time the loop gives the interpreter up (uvloop between its callbacks, sqlite3 around
 # every statement step, a socket send), a busy writer thread takes it and the loop waits for
-# the switch interval before getting it back: at the default 5 ms, tens of such waits per
+# the switch interval before getting it back: at the default 5 ms, several such waits per
 # answer while a large save ran. A thread holds the interpreter this long only when another
 # one waits for it, so the interval costs nothing when one thread runs.
 SQLITE_SWITCH_INTERVAL_S = 0.001

@@ -1,12 +1,13 @@
 """Work over very large collections in pieces, so that no single call holds the interpreter long.
 
 Python runs one thread at a time and hands the interpreter lock over between bytecodes
-(``sys.getswitchinterval()``, 5 ms), never inside one C call. On SQLite the event loop answers
-quick reads itself while the writer thread runs a save; a ``sorted()`` of 280,000 keys, a set
-built from them in one call, or a full garbage collection over the millions of objects of a
-20 MB request is one such call and stalls every other request for its whole length (ISSUE 7,
-README "One request does not freeze the others"). The helpers here do the same work in pieces
-of ``PIECE`` elements, each short, with the switch points in between.
+(``sys.getswitchinterval()``), never inside one C call. On SQLite the event loop answers quick
+reads itself while the writer thread runs a save; a ``sorted()`` of 280,000 keys, a set built
+from them in one call, a search through a 20 MB body, or a full garbage collection over the
+millions of objects of a 20 MB request is one such call and stalls every other request for its
+whole length (ISSUE 7, README "One request does not freeze the others"). The helpers here do
+the same work in pieces of ``PIECE`` elements (``TEXT_PIECE`` characters or bytes), each short,
+with the switch points in between.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import threading
 from collections.abc import Hashable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from itertools import islice, pairwise
-from typing import Any, AnyStr, TypeVar
+from typing import AnyStr, TypeVar
 
 T = TypeVar("T")
 H = TypeVar("H", bound=Hashable)
@@ -110,13 +111,6 @@ def full_collections_deferred() -> Iterator[None]:
             if _large_work == 0:
                 first, second, _ = gc.get_threshold()
                 gc.set_threshold(first, second, _saved_threshold)
-
-
-def release_in_pieces(values: list[Any]) -> None:
-    """Empty the list from its end a piece at a time: the elements it alone holds are freed
-    piece by piece instead of in one deallocation of the whole list."""
-    while values:
-        del values[-PIECE:]
 
 
 # str.count, bytes.find and a simple regular expression's search cover 1 MB in about a

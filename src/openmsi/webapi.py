@@ -304,8 +304,7 @@ def service_parameters(content_type: str | None, body: bytes | None, query_strin
     # SKU needs one: refuse it up front so that every engine answers the same. JSON can carry
     # one only as the escape \u0000 (a raw control character does not decode), so a body
     # without that text is not walked.
-    if (body is not None and pieces.contains(body, b"\\u0000") and _contains_nul(decoded)) or _contains_nul(
-        query
-    ):
+    body_has_nul = body is not None and pieces.contains(body, b"\\u0000") and _contains_nul(decoded)
+    if body_has_nul or _contains_nul(query):
         raise nul_character_error()
     return params
