@@ -178,6 +178,7 @@ class Options:
     wrk_threads: int
     regexp_timeout: float
     json_path: Path | None
+    scenarios: list[str] = field(default_factory=list)  # empty: all of them
 
 
 def bench(options: Options, workdir: Path) -> tuple[list[Row], list[float]]:
@@ -226,6 +227,11 @@ def bench(options: Options, workdir: Path) -> tuple[list[Row], list[float]]:
             }
             expect(client.post(SOURCES, json=body), "regexp probe source")
             steps = scenarios(client, generated, database_path)
+            if options.scenarios:
+                unknown = sorted(set(options.scenarios) - set(steps))
+                if unknown:
+                    raise lb.BenchError(f"unknown scenarios {unknown}; known: {sorted(steps)}")
+                steps = {name: step for name, step in steps.items() if name in options.scenarios}
             rows = [Row(scenario) for scenario in steps]
             regexp: list[float] = []
             link_options = lb.Options(
@@ -316,6 +322,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--wrk-threads", type=int, default=1)
     parser.add_argument("--regexp-timeout", type=float, default=60.0)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument(
+        "--scenarios", default="", help="comma-separated, of idle,save-20mb,rebuild,lock-held (default: all)"
+    )
     args = parser.parse_args(argv)
     loadgen = args.loadgen
     if loadgen == "auto":
@@ -329,6 +338,7 @@ def main(argv: list[str]) -> int:
         args.wrk_threads,
         args.regexp_timeout,
         args.json,
+        [name for name in args.scenarios.split(",") if name],
     )
     workdir = Path(tempfile.mkdtemp(prefix="openmsi-loop-bench-"))
     try:

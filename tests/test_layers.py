@@ -24,6 +24,7 @@ LEAVES = [
     "openmsi.search_criteria",
     "openmsi.phpjson",
     "openmsi.piecewise_json",
+    "openmsi.pieces",
     "openmsi.openapi",
     "openmsi.jobs",
     "openmsi.idempotency",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -26,6 +27,14 @@ from openmsi.store import repository as store_repository
 from openmsi.store.router import router as store_router
 from openmsi.webapi import BodyLimitMiddleware, MagentoPathMiddleware, StoreCodes
 
+# On SQLite the event loop answers quick reads itself, and shares the interpreter with the writer
+# thread. Each time the loop gives the interpreter up (uvloop between its callbacks, sqlite3 around
+# every statement step, a socket send), a busy writer thread takes it and the loop waits for
+# the switch interval before getting it back: at the default 5 ms, several such waits per
+# answer while a large save ran. A thread holds the interpreter this long only when another
+# one waits for it, so the interval costs nothing when one thread runs.
+SQLITE_SWITCH_INTERVAL_S = 0.001
+
 
 class PendingMigrations(RuntimeError):
     pass
@@ -48,6 +57,9 @@ def create_app(settings: Settings | None = None, database: db.Database | None = 
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        switch_interval = sys.getswitchinterval()
+        if database.inline:
+            sys.setswitchinterval(SQLITE_SWITCH_INTERVAL_S)
         worker = None
         embedded = settings.embedded_worker
         if embedded is None:
@@ -64,6 +76,7 @@ def create_app(settings: Settings | None = None, database: db.Database | None = 
                 thread.join(timeout=settings.job_lease_seconds)
             if owns_database:
                 database.dispose()
+            sys.setswitchinterval(switch_interval)
 
     docs = settings.docs_enabled
     app = FastAPI(

@@ -578,7 +578,8 @@ def upsert(
     Rows are applied in order (a later duplicate wins). One statement, built once per table,
     runs for every row (executemany): building and compiling a multi-row VALUES statement costs
     more than the database's work, and the drivers batch executemany themselves (psycopg
-    pipelines it, PyMySQL rewrites it into multi-row VALUES).
+    pipelines it, PyMySQL rewrites it into multi-row VALUES). ``EXECUTEMANY_ROWS`` rows per
+    call.
     """
     if not rows:
         return
@@ -586,10 +587,19 @@ def upsert(
     dialect = connection.dialect
     statement = _upsert_statement(dialect.name, table, tuple(keys), tuple(update))
     prepared = _prepared_write(dialect, statement, tuple(rows[0]))
-    if prepared is None:
-        session.execute(statement, [dict(row) for row in rows])
-    else:
-        connection.exec_driver_sql(prepared.sql, [prepared.parameters(row) for row in rows])
+    for start in range(0, len(rows), EXECUTEMANY_ROWS):
+        batch = rows[start : start + EXECUTEMANY_ROWS]
+        if prepared is None:
+            session.execute(statement, [dict(row) for row in batch])
+        else:
+            connection.exec_driver_sql(prepared.sql, [prepared.parameters(row) for row in batch])
+
+
+# Rows per executemany call of ``upsert`` and ``insert_ignore``. The parameter lists of one call
+# are freed in one piece when it returns, holding the interpreter throughout (70 ms for the
+# 280,000 rows of a 20 MB save, 3 ms for 10,000; pieces.py); a call of 10,000 rows costs the
+# same per row as one of all of them.
+EXECUTEMANY_ROWS = 10_000
 
 
 class _PreparedWrite:
@@ -712,11 +722,14 @@ def insert_ignore(session: Session, table: Table, rows: Sequence[Mapping[str, An
     if not rows:
         return 0
     statement = _insert_ignore_statement(session.get_bind().dialect.name, table)
-    parameters: Any = dict(rows[0]) if len(rows) == 1 else [dict(row) for row in rows]
-    # SQLAlchemy keeps an INSERT's rowcount only when asked ("preserve_rowcount"): psycopg's
-    # is gone once the result is closed.
-    result = session.execute(statement, parameters, execution_options={"preserve_rowcount": True})
-    inserted: int = result.rowcount  # type: ignore[attr-defined]
+    inserted = 0
+    for start in range(0, len(rows), EXECUTEMANY_ROWS):
+        chunk = rows[start : start + EXECUTEMANY_ROWS]
+        parameters: Any = dict(chunk[0]) if len(chunk) == 1 else [dict(row) for row in chunk]
+        # SQLAlchemy keeps an INSERT's rowcount only when asked ("preserve_rowcount"): psycopg's
+        # is gone once the result is closed.
+        result = session.execute(statement, parameters, execution_options={"preserve_rowcount": True})
+        inserted += result.rowcount  # type: ignore[attr-defined]
     return inserted
 
 

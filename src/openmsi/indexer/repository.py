@@ -30,7 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from openmsi import db
+from openmsi import db, pieces
 from openmsi.models import (
     INDEX_QUANTITY_PRECISION,
     Reservation,
@@ -225,7 +225,7 @@ def refresh_skus(
     """
     if not stock_ids or not skus:
         return
-    for chunk in chunks(sorted(set(skus)), REFRESH_CHUNK):
+    for chunk in chunks(pieces.unique_sorted(skus), REFRESH_CHUNK):
         of_chunk = db.in_keys(session, items.c.sku, chunk)
         reserved_of_chunk = db.in_keys(session, reservations.c.sku, chunk)
         if items_removed:
@@ -271,7 +271,7 @@ def refresh_salable(
     waiting for one of them (``FOR UPDATE``) finds it when the lock is granted.
     """
     statement = _refresh_salable_statement(config, stock_id == DEFAULT_STOCK_ID)
-    for chunk in chunks(sorted(set(skus))):
+    for chunk in chunks(pieces.unique_sorted(skus)):
         session.execute(statement, {"row_stock_id": stock_id, "row_skus": list(chunk)})
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Integer, Select, bindparam, delete, func, select, tuple_
 from sqlalchemy.orm import Session
 
-from openmsi import db, search_criteria
+from openmsi import db, pieces, search_criteria
 from openmsi.models import (
     LowQuantityNotification,
     SalesChannel,
@@ -302,7 +302,7 @@ def select_source_items() -> Select[tuple[SourceItem]]:
 def existing_source_codes(session: Session, codes: Sequence[str]) -> dict[str, str]:
     """Stored spelling of each existing source code, keyed by its lower case."""
     found: dict[str, str] = {}
-    for chunk in _chunks(sorted(set(codes))):
+    for chunk in _chunks(pieces.unique_sorted(codes)):
         for code in session.scalars(select(Source.source_code).where(Source.source_code.in_(chunk))):
             found[code.lower()] = code
     return found
@@ -343,7 +343,7 @@ BULK_CHUNK = 5000
 
 
 def _bulk_chunks(values: Sequence[str]) -> list[Sequence[str]]:
-    values = sorted(set(values))
+    values = pieces.unique_sorted(values)
     return [values[start : start + BULK_CHUNK] for start in range(0, len(values), BULK_CHUNK)]
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from openmsi import errors
+from openmsi import errors, pieces
 from openmsi.errors import ErrorDetail, render_value
 from openmsi.indexer import service as indexer
 from openmsi.indexer.service import Indexing
@@ -99,7 +99,7 @@ def save_source_items(session: Session, indexing: Indexing, items: list[dict[str
             "quantity": quantity,
             "status": int(item["status"]),
         }
-    ordered = [rows[key] for key in sorted(rows)]
+    ordered = [rows[key] for key in pieces.sorted_in_pieces(rows)]
     stock_ids = lock_item_sources(session, [row["source_code"] for row in ordered])
     write_source_items(session, indexing, stock_ids, saved=ordered)
 
@@ -124,7 +124,7 @@ def delete_source_items(session: Session, indexing: Indexing, items: list[dict[s
 def lock_item_sources(session: Session, source_codes: Sequence[str]) -> list[int]:
     """Levels 1 and 2 of the lock order for a writer of these sources' items: the source rows
     SHARED, then every stock linked to them (exclusive, by id). Returns the stocks' ids."""
-    codes = sorted(set(source_codes))
+    codes = pieces.unique_sorted(source_codes)
     indexer.lock_sources_shared(session, codes)
     return indexer.stocks_of_sources(session, codes)
 
