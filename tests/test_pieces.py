@@ -145,3 +145,34 @@ def test_a_large_save_runs_without_full_collections_and_in_small_statements(
     expected[("default", "PIECE-0001")] = (42.0, 1)
     assert stored == expected
     assert index_differences(session, settings) == []
+
+
+@given(st.lists(st.dictionaries(st.text(max_size=3), st.integers(), max_size=3), max_size=40))
+@tiny
+def test_release_empties_a_list_and_frees_only_what_nothing_else_holds(items: list[dict[str, Any]]) -> None:
+    kept = items[: len(items) // 2]
+    copies = [dict(item) for item in kept]
+    container = list(items)
+    pieces.release(container)
+    assert container == []
+    # The elements someone else still holds are untouched.
+    assert kept == copies
+
+
+@given(st.dictionaries(st.integers(), st.lists(st.integers(), max_size=3), max_size=40))
+@tiny
+def test_release_empties_a_dict(mapping: dict[int, list[int]]) -> None:
+    values = list(mapping.values())
+    snapshot = [list(value) for value in values]
+    container = dict(mapping)
+    pieces.release(container)
+    assert container == {} and values == snapshot
+
+
+@tiny
+def test_release_parameters_empties_the_large_lists_and_the_parameters() -> None:
+    small = [1, 2]
+    large = list(range(10))
+    params: dict[str, Any] = {"sourceItems": large, "other": small, "name": "x"}
+    pieces.release_parameters(params)
+    assert params == {} and large == [] and small == [1, 2]

@@ -19,7 +19,7 @@ import threading
 from collections.abc import Hashable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from itertools import islice, pairwise
-from typing import AnyStr, TypeVar
+from typing import Any, AnyStr, TypeVar
 
 T = TypeVar("T")
 H = TypeVar("H", bound=Hashable)
@@ -56,6 +56,29 @@ def unique_sorted(values: Sequence[H]) -> list[H]:
     for start in range(0, len(values), PIECE):
         first_seen.update(dict.fromkeys(values[start : start + PIECE]))
     return sorted_in_pieces(_in_pieces(first_seen))
+
+
+def release(container: list[Any] | dict[Any, Any]) -> None:
+    """Empty a list or dict a piece at a time, so that freeing its elements is many short calls
+    instead of one long one when its last reference goes: the 280,000 items of a 20 MB save,
+    freed in one piece as the service returned, held the interpreter for 130 ms. Only for a
+    container nothing else will read again."""
+    if isinstance(container, dict):
+        while container:
+            for _ in range(min(PIECE, len(container))):
+                container.popitem()
+    else:
+        while container:
+            del container[-PIECE:]
+
+
+def release_parameters(params: dict[str, Any]) -> None:
+    """``release`` for the large lists among a request's decoded parameters (one level down:
+    ``{"sourceItems": [...]}``), then the parameters themselves."""
+    for value in params.values():
+        if isinstance(value, list | dict) and len(value) > PIECE:
+            release(value)
+    release(params)
 
 
 def _in_pieces(values: Iterable[T]) -> Iterator[T]:

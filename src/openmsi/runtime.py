@@ -363,7 +363,13 @@ def _write(route: Route, context: Context, incoming: _Incoming) -> Any:
         # The token is checked before the transaction opens, so that a refused request never
         # takes SQLite's write lock.
         _check_token_first(context, incoming.token, route.resource)
-    return _run_write(route, context, _params(incoming), incoming.path)
+    params = _params(incoming)
+    try:
+        return _run_write(route, context, params, incoming.path)
+    finally:
+        if incoming.body is not None and len(incoming.body) > webapi.PIECEWISE_DECODE_BYTES:
+            # A large body's decoded parameters, freed a piece at a time (pieces.release).
+            pieces.release_parameters(params)
 
 
 def _run_write(

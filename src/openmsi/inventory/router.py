@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from openmsi import errors, openapi, service_input
+from openmsi import errors, openapi, pieces, service_input
 from openmsi.db import Lane
 from openmsi.inventory import bulk, schemas, source_items
 from openmsi.inventory import service as inventory_service
@@ -282,7 +282,9 @@ def get_source_item_list(call: Call) -> Any:
 )
 def save_source_items(call: Call) -> Any:
     """Save source items, all or none (SourceItemsSaveInterface)."""
-    source_items.save_source_items(call.session, call.context.indexing, _source_items(call))
+    items = _source_items(call)
+    source_items.save_source_items(call.session, call.context.indexing, items)
+    pieces.release(items)
     return VOID
 
 

@@ -102,6 +102,8 @@ def save_source_items(session: Session, indexing: Indexing, items: list[dict[str
     ordered = [rows[key] for key in pieces.sorted_in_pieces(rows)]
     stock_ids = lock_item_sources(session, [row["source_code"] for row in ordered])
     write_source_items(session, indexing, stock_ids, saved=ordered)
+    pieces.release(ordered)
+    pieces.release(rows)
 
 
 def delete_source_items(session: Session, indexing: Indexing, items: list[dict[str, Any]]) -> None:
