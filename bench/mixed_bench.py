@@ -266,10 +266,10 @@ def run_load(port: int, token: str, seconds: float, concurrency: int, seed: int)
 # --------------------------------------------------------------------------- orchestration
 
 
-def _prepare(url: str, workdir: Path, server: bool) -> dict[str, str]:
+def _prepare(url: str, workdir: Path) -> dict[str, str]:
     env = {**os.environ, "OPENMSI_DATABASE_URL": url}
-    if server:
-        lb.run_cli(["migrate"], env, workdir)
+    # Also on SQLite: the CLI refuses a database file that does not exist yet.
+    lb.run_cli(["migrate"], env, workdir)
     lb.run_cli(
         ["admin", "create", "--username", lb.ADMIN_USERNAME, "--password", lb.ADMIN_PASSWORD], env, workdir
     )
@@ -323,8 +323,8 @@ def main(argv: list[str]) -> int:
     waits: Counter[tuple[str, str]] = Counter()
     try:
         with lb.sqlite_database(workdir) as sqlite_url, lb.postgresql_database(args.pg_url) as pg_url:
-            lite_env = _prepare(sqlite_url, workdir, server=False)
-            pg_env = _prepare(pg_url, workdir, server=True)
+            lite_env = _prepare(sqlite_url, workdir)
+            pg_env = _prepare(pg_url, workdir)
             lite_port, pg_port = lb.free_port(), lb.free_port()
             serve = [*_openmsi(), "serve", "--host", lb.HOST]
             servers.append(

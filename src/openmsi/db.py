@@ -797,8 +797,12 @@ def lock_rows_for_update(
     values: Sequence[Any],
     *,
     within: tuple[str, Any] | None = None,
+    key_share: bool = True,
 ) -> None:
     """Lock the given rows in key order so that concurrent writers queue instead of deadlocking.
+
+    ``key_share`` False: also against ``lock_rows_for_share(key_share=True)`` (PostgreSQL's
+    FOR UPDATE rather than FOR NO KEY UPDATE; the same FOR UPDATE elsewhere).
 
     ``within`` (a column and its value) narrows the rows to one leading key, for a composite
     key such as the index's (stock_id, sku): the rows ``within`` that have ``column`` in
@@ -813,28 +817,35 @@ def lock_rows_for_update(
     parameters: dict[str, Any] = {"values": sorted(set(values))}
     if scope is not None:
         parameters["scope"] = scope_value
-    session.execute(_lock_statement(table, column, scope=scope), parameters)
+    session.execute(_lock_statement(table, column, scope=scope, key_share=key_share), parameters)
 
 
-def lock_rows_for_share(session: Session, table: Table, column: str, values: Sequence[Any]) -> None:
+def lock_rows_for_share(
+    session: Session, table: Table, column: str, values: Sequence[Any], *, key_share: bool = False
+) -> None:
     """Shared locks on the given rows, in key order: writers holding them exclude
-    ``lock_rows_for_update`` of the same rows, not each other."""
+    ``lock_rows_for_update`` of the same rows, not each other. ``key_share`` True: on
+    PostgreSQL only ``lock_rows_for_update(key_share=False)`` (FOR KEY SHARE: a plain UPDATE
+    of the row's other columns, FOR NO KEY UPDATE, passes); elsewhere a plain shared lock."""
     if not values or session.get_bind().dialect.name == "sqlite":
         return
-    session.execute(_lock_statement(table, column, shared=True), {"values": sorted(set(values))})
+    statement = _lock_statement(table, column, shared=True, key_share=key_share)
+    session.execute(statement, {"values": sorted(set(values))})
 
 
 @lru_cache(maxsize=64)
-def _lock_statement(table: Table, column: str, shared: bool = False, scope: str | None = None) -> Any:
+def _lock_statement(
+    table: Table, column: str, shared: bool = False, scope: str | None = None, key_share: bool = True
+) -> Any:
     col = table.c[column]
     query = select(col).where(col.in_(bindparam("values", expanding=True))).order_by(col)
     if scope is not None:
         query = query.where(table.c[scope] == bindparam("scope"))
     if shared:
-        return query.with_for_update(read=True)
+        return query.with_for_update(read=True, key_share=key_share)
     # key_share: FOR NO KEY UPDATE on PostgreSQL, so foreign-key checks of other writers that
     # merely reference these rows are not blocked; the lock only serialises our own writers.
-    return query.with_for_update(key_share=True)
+    return query.with_for_update(key_share=key_share)
 
 
 def is_retryable(error: DBAPIError) -> bool:

@@ -454,7 +454,8 @@ DISABLE_EU_1 = {"source": {"name": "eu-1", "country_id": "FR", "postcode": "post
             id="link-save-index-error",
         ),
         pytest.param(
-            UPDATE_INDEX,
+            # eu-3's items are alone on their SKUs in stock 10: their rows are deleted, not updated.
+            DELETE_INDEX,
             "POST",
             LINKS_DELETE,
             {"links": [{"stock_id": 10, "source_code": "eu-3"}]},

@@ -328,9 +328,9 @@ def apply_source_delta(
 
     Only that source's items are read, never the SKUs' other items: a row's quantity moves by
     the item's in-stock quantity, its counts by one, and ``is_salable`` is computed again from
-    the new sums and the reservations, as the aggregation computes it. Rows left without a
-    contributing item are deleted; SKUs new to the stock get a row. Existing rows are rewritten
-    in place with an UPDATE (on PostgreSQL a HOT update into the page's free space, see
+    the new sums and the reservations, as the aggregation computes it. Rows whose one item
+    leaves are deleted first, without that rewrite; SKUs new to the stock get a row. Existing
+    rows are rewritten in place with an UPDATE (on PostgreSQL a HOT update into the page's free space, see
     migration 0003), not deleted and inserted again into the primary key. ``item_count``, the
     number of items at the source when known, saves looking for new SKUs when every item
     found its row.
@@ -358,6 +358,20 @@ def apply_source_delta(
         .where(of_source)
         .subquery("delta")
     )
+    if sign < 0:
+        # A row whose one item is this source's leaves with it: deleted outright, not first
+        # rewritten and then deleted (a source alone on its SKUs, 30,000 rows: 0.05 s against
+        # 0.45 s on PostgreSQL, bench/mixed_bench.py). When every item's row went, no other row
+        # remains to be updated.
+        at_source = select(source_items.c.sku).where(of_source)
+        removed = session.execute(
+            delete(index).where(
+                index.c.stock_id == stock_id, index.c.item_count <= 1, index.c.sku.in_(at_source)
+            ),
+            execution_options={"preserve_rowcount": True},
+        )
+        if item_count is not None and removed.rowcount == item_count:  # type: ignore[attr-defined]
+            return
     quantity = index.c.quantity + delta.c.quantity
     in_stock_count = index.c.in_stock_count + delta.c.in_stock_count
     # Every assignment reads the row's old values on PostgreSQL and SQLite; MariaDB assigns
@@ -376,12 +390,6 @@ def apply_source_delta(
         execution_options={"preserve_rowcount": True},
     )
     if sign < 0:
-        at_source = select(source_items.c.sku).where(of_source)
-        session.execute(
-            delete(index).where(
-                index.c.stock_id == stock_id, index.c.item_count <= 0, index.c.sku.in_(at_source)
-            )
-        )
         return
     if item_count is not None and updated.rowcount == item_count:  # type: ignore[attr-defined]
         return

@@ -14,11 +14,22 @@ Lock order. Every writer takes its locks in this order, each level in key order,
 goes back to an earlier level, so that no two writers deadlock (on SQLite, BEGIN IMMEDIATE
 serialises writers and none of these statements is sent):
 
-1. source rows (``inventory_source``), by code: SHARED for source-item saves and deletes and
-   shipments, so item writers of one source never wait for each other; EXCLUSIVE for link saves
-   and deletes and for source saves (the saved source, and ``default``, whose row serialises the
-   unique-name check), as a link change or an enable/disable changes what the source's items
-   contribute and so must see no item write of those sources in flight;
+1. source rows (``inventory_source``), by code, in three modes. ITEM (``lock_sources_shared``:
+   FOR KEY SHARE on PostgreSQL, a shared lock elsewhere) for source-item saves and deletes and
+   shipments, so item writers of one source never wait for each other. LINK
+   (``lock_sources``: FOR UPDATE) for link saves and deletes: a link change changes which
+   stocks the source's items reach, the set item writers read before locking those stocks, so
+   it excludes every other mode. SAVE (``lock_sources_for_save``: FOR NO KEY UPDATE on
+   PostgreSQL, FOR UPDATE elsewhere) for source saves, on the saved source and on ``default``,
+   whose row serialises the unique-name check: it excludes LINK and SAVE, so the source's links
+   stand still, and on PostgreSQL lets ITEM through. An enable/disable needs no more: it
+   changes no link, item writers of the source lock every stock linked to it (enabled or not),
+   and it applies its delta holding those stocks' rows (level 2) before it updates the source
+   row, so an item writer either committed before (its items are in the delta) or writes its
+   items after the change committed and aggregates them with the new flag. (Holding ITEM
+   shut out an enable/disable until no item writer of the source was left, which under a
+   steady flow of item saves meant seconds, with ``default`` held meanwhile.) Saves and link
+   changes that would change nothing take no lock at all (``inventory.service``);
 2. stock rows (``inventory_stock``), by id. EXCLUSIVE for every writer of what a stock's index
    rows aggregate: item writers and shipments lock every stock linked to their sources, link
    changes the stocks of their links, ``append_reservations`` the stocks it reserves in,
@@ -50,9 +61,11 @@ Bulk operations (inventory.bulk) are source-item writers of all their sources
 (source_items.lock_item_sources); transfers, whose new quantities depend on the old ones, also
 read the items they rewrite FOR UPDATE at level 3, in (source, SKU) order, before writing them.
 
-Where writers wait: an exclusive source lock (1) holds the source's item writers for the
-length of a link change or enable/disable, which is why those apply deltas that read only the
-changed source's items (``repository.apply_source_delta``); a stock lock (2) held by a rebuild
+Where writers wait: a LINK source lock (1) holds the source's item writers for the length of
+a link change (on MariaDB an enable/disable too, SAVE being FOR UPDATE there), which is why
+those apply deltas that read only the changed source's items
+(``repository.apply_source_delta``); on PostgreSQL an enable/disable queues with the item
+writers only at the stock rows (2); a stock lock (2) held by a rebuild
 (``rebuild_stock``, a job or ``openmsi reindex``) holds the stock's item writers for the whole
 aggregation, which is why link changes up to ``inline_limit`` items no longer queue one.
 Placements and cancellations of one stock wait only for those of the same SKUs (level 3) and
@@ -92,10 +105,18 @@ class Indexing:
 
 
 def lock_sources_shared(session: Session, source_codes: Sequence[str]) -> None:
-    lock_rows_for_share(session, table_of(Source), "source_code", list(source_codes))
+    """Level 1 for writers of the sources' items: excludes link changes of the sources."""
+    lock_rows_for_share(session, table_of(Source), "source_code", list(source_codes), key_share=True)
 
 
 def lock_sources(session: Session, source_codes: Sequence[str]) -> None:
+    """Level 1 for link changes: excludes the sources' item writers and saves, and each other."""
+    lock_rows_for_update(session, table_of(Source), "source_code", list(source_codes), key_share=False)
+
+
+def lock_sources_for_save(session: Session, source_codes: Sequence[str]) -> None:
+    """Level 1 for source saves: excludes link changes of the sources and other source saves;
+    on PostgreSQL not the sources' item writers (see the lock order above)."""
     lock_rows_for_update(session, table_of(Source), "source_code", list(source_codes))
 
 

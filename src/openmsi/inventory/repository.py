@@ -284,6 +284,21 @@ def delete_links(session: Session, keys: Sequence[tuple[int, str]]) -> list[tupl
     return sorted(set(deleted))
 
 
+def link_priorities(session: Session, keys: Sequence[tuple[int, str]]) -> dict[tuple[int, str], int | None]:
+    """The priority of each of these (stock_id, source_code) pairs that exists, keyed by
+    (stock_id, lower(source_code))."""
+    found: dict[tuple[int, str], int | None] = {}
+    for chunk in _chunks(keys):
+        for stock_id, code, priority in session.execute(_LINK_PRIORITIES_IN, {"keys": list(chunk)}):
+            found[(stock_id, code.lower())] = priority
+    return found
+
+
+_LINK_PRIORITIES_IN = select(
+    StockSourceLink.stock_id, StockSourceLink.source_code, StockSourceLink.priority
+).where(tuple_(StockSourceLink.stock_id, StockSourceLink.source_code).in_(bindparam("keys", expanding=True)))
+
+
 # Source items
 
 SOURCE_ITEM_FIELDS: dict[str, Column] = {

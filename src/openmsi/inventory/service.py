@@ -138,11 +138,20 @@ def save_source(session: Session, indexing: Indexing, data: dict[str, Any]) -> N
     could_not_save = errors.CouldNotSave("Could not save Source")
     if len(code) > CODE_LENGTH:
         raise could_not_save
+    # A save that would change nothing (the same PUT again) writes nothing and takes no lock:
+    # as last committed, the source holds these values and its name is its own. A save of it
+    # not yet committed is ordered after this one.
+    stored = repository.get_source(session, code)
+    if stored is not None:
+        unchanged = all(getattr(stored, name) == value for name, value in _source_row(data, stored).items())
+        if unchanged and not repository.source_name_taken(session, data["name"], code):
+            return
+        session.expunge(stored)  # read again below, under the lock
     # Names are unique without a database constraint (as in Magento); serialising source saves
     # on one row makes the check-then-write below safe against concurrent requests. The saved
     # source's own row is locked with it, before any stock row (indexer's lock order), so that
-    # source-item writers on it wait for an enable/disable to commit.
-    indexer.lock_sources(session, [DEFAULT_SOURCE_CODE, code])
+    # its links stand still while an enable/disable applies.
+    indexer.lock_sources_for_save(session, [DEFAULT_SOURCE_CODE, code])
     existing = repository.get_source(session, code)
     row = _source_row(data, existing)
     if not _source_fits_columns(row) or repository.source_name_taken(session, data["name"], code):
@@ -314,6 +323,12 @@ def save_stock_source_links(session: Session, indexing: Indexing, links: list[di
             rows[key]["priority"] = priority
         else:
             rows[key] = {"stock_id": stock_id, "source_code": code, "priority": priority}
+    # Links that all stand already with these priorities (as last committed): the save
+    # changes nothing, and takes no lock. Had a delete of one of them not yet committed, the
+    # save is ordered before it, as if it had come first; no index row is involved.
+    stored = repository.link_priorities(session, list(rows))
+    if all(key in stored and stored[key] == row["priority"] for key, row in rows.items()):
+        return
     stock_ids = sorted({stock_id for stock_id, _ in rows})
     # Writers of one stock queue here, sources then stocks (indexer's lock order), instead
     # of deadlocking later.
@@ -348,6 +363,10 @@ def delete_stock_source_links(session: Session, indexing: Indexing, links: list[
             and len(link["source_code"]) <= CODE_LENGTH
         }
     )
+    # None of the links stands (as last committed): nothing to delete, nothing to lock. A save
+    # of one of them not yet committed is ordered after this delete.
+    if not repository.existing_link_keys(session, keys):
+        return
     indexer.lock_sources(session, sorted({code for _, code in keys}))
     repository.lock_stocks(session, sorted({stock_id for stock_id, _ in keys}))
     deleted = repository.delete_links(session, keys)
