@@ -246,23 +246,8 @@ def select_links() -> Select[tuple[StockSourceLink]]:
 
 
 def existing_link_keys(session: Session, keys: Sequence[tuple[int, str]]) -> set[tuple[int, str]]:
-    """Which (stock_id, lower(source_code)) pairs already exist.
-
-    Read as every link of each stock concerned (a stock has one link per source at most), by
-    one prepared statement: a tuple IN list is compiled again on every execution."""
-    reader = db.Reader.of(session)
-    wanted = set(keys)
-    found: set[tuple[int, str]] = set()
-    for stock_id in sorted({stock_id for stock_id, _code in keys}):
-        for (code,) in reader.all(_LINKED_SOURCE_CODES, {"stock_id": stock_id}):
-            if (stock_id, code.lower()) in wanted:
-                found.add((stock_id, code.lower()))
-    return found
-
-
-_LINKED_SOURCE_CODES = db.PreparedRead(
-    select(LINK_TABLE.c.source_code).where(LINK_TABLE.c.stock_id == bindparam("stock_id", type_=Integer))
-)
+    """Which (stock_id, lower(source_code)) pairs already exist."""
+    return set(link_priorities(session, keys))
 
 
 def save_links(session: Session, links: Sequence[dict[str, Any]]) -> None:
@@ -285,18 +270,27 @@ def delete_links(session: Session, keys: Sequence[tuple[int, str]]) -> list[tupl
 
 
 def link_priorities(session: Session, keys: Sequence[tuple[int, str]]) -> dict[tuple[int, str], int | None]:
-    """The priority of each of these (stock_id, source_code) pairs that exists, keyed by
-    (stock_id, lower(source_code))."""
+    """The priority of each of these (stock_id, lower(source_code)) pairs that exists, keyed by
+    the pair.
+
+    Read as every link of each stock concerned (a stock has one link per source at most), by
+    one prepared statement: a tuple IN list is compiled again on every execution."""
+    reader = db.Reader.of(session)
+    wanted = set(keys)
     found: dict[tuple[int, str], int | None] = {}
-    for chunk in _chunks(keys):
-        for stock_id, code, priority in session.execute(_LINK_PRIORITIES_IN, {"keys": list(chunk)}):
-            found[(stock_id, code.lower())] = priority
+    for stock_id in sorted({stock_id for stock_id, _code in wanted}):
+        for code, priority in reader.all(_STOCK_LINKS, {"stock_id": stock_id}):
+            key = (stock_id, code.lower())
+            if key in wanted:
+                found[key] = priority
     return found
 
 
-_LINK_PRIORITIES_IN = select(
-    StockSourceLink.stock_id, StockSourceLink.source_code, StockSourceLink.priority
-).where(tuple_(StockSourceLink.stock_id, StockSourceLink.source_code).in_(bindparam("keys", expanding=True)))
+_STOCK_LINKS = db.PreparedRead(
+    select(LINK_TABLE.c.source_code, LINK_TABLE.c.priority).where(
+        LINK_TABLE.c.stock_id == bindparam("stock_id", type_=Integer)
+    )
+)
 
 
 # Source items
