@@ -55,36 +55,25 @@ SOURCES = (
     ("frankfurt_wh", "Frankfurt Warehouse", "DE", "60311"),
 )
 STOCKS = (("North America Stock", "na_site", 2), ("Europe Stock", "eu_site", 3))
-LINKS_BODY = json.dumps(
-    {
-        "links": [
-            {"source_code": "baltimore_wh", "stock_id": 2, "priority": 1},
-            {"source_code": "austin_wh", "stock_id": 2, "priority": 2},
-            {"source_code": "reno_wh", "stock_id": 2, "priority": 3},
-            {"source_code": "hq", "stock_id": 2, "priority": 4},
-            {"source_code": "berlin_wh", "stock_id": 3, "priority": 1},
-            {"source_code": "frankfurt_wh", "stock_id": 3, "priority": 2},
-            {"source_code": "hq", "stock_id": 3, "priority": 3},
-        ]
-    },
-    separators=(",", ":"),
-)
-# The tutorial's links with their priorities reversed within each stock: alternating the two
-# bodies makes every POST change seven priorities (a real update), where repeating one body
-# changes nothing after the first.
-LINKS_BODY_REVERSED = json.dumps(
-    {
-        "links": [
-            {"source_code": "baltimore_wh", "stock_id": 2, "priority": 4},
-            {"source_code": "austin_wh", "stock_id": 2, "priority": 3},
-            {"source_code": "reno_wh", "stock_id": 2, "priority": 2},
-            {"source_code": "hq", "stock_id": 2, "priority": 1},
-            {"source_code": "berlin_wh", "stock_id": 3, "priority": 3},
-            {"source_code": "frankfurt_wh", "stock_id": 3, "priority": 2},
-            {"source_code": "hq", "stock_id": 3, "priority": 1},
-        ]
-    },
-    separators=(",", ":"),
+# The tutorial's seven links: (source_code, stock_id, priority).
+LINKS = (
+    ("baltimore_wh", 2, 1), ("austin_wh", 2, 2), ("reno_wh", 2, 3), ("hq", 2, 4),
+    ("berlin_wh", 3, 1), ("frankfurt_wh", 3, 2), ("hq", 3, 3),
+)  # fmt: skip
+
+
+def _links_body(links: tuple[tuple[str, int, int], ...]) -> str:
+    rows = [{"source_code": code, "stock_id": stock, "priority": priority} for code, stock, priority in links]
+    return json.dumps({"links": rows}, separators=(",", ":"))
+
+
+LINKS_BODY = _links_body(LINKS)
+# The same links with their priorities reversed within each stock: alternating the two bodies
+# makes every POST change seven priorities (a real update), where repeating one body changes
+# nothing after the first.
+_LAST_PRIORITY = {stock_id: max(p for _c, s, p in LINKS if s == stock_id) for _c, stock_id, _p in LINKS}
+LINKS_BODY_REVERSED = _links_body(
+    tuple((code, stock_id, _LAST_PRIORITY[stock_id] + 1 - priority) for code, stock_id, priority in LINKS)
 )
 LINKS_GET_PATH = (
     "/rest/V1/inventory/stock-source-links"
