@@ -202,14 +202,7 @@ def analyze(url: str) -> None:
     """What autovacuum does some time after a bulk load: without statistics PostgreSQL plans
     the candidates' join from the links instead of the requested SKUs (0.4 s a selection on the
     default data instead of under 1 ms)."""
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as connection:
-            connection.execute(text("ANALYZE"))
-    finally:
-        engine.dispose()
+    lb.maintain(url, "ANALYZE")
 
 
 def orders(options: Options, algorithm: str) -> list[str]:
