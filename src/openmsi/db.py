@@ -425,7 +425,8 @@ class Database:
         it, never the loop or the reads), a ``READ`` in anyio's thread pool.
 
         PostgreSQL and MariaDB: every other lane in a worker thread, on the sync driver, so the
-        loop serves other requests while this one waits on the network. Measured on this
+        loop serves other requests while this one waits on the network; ``QUICK_READ`` on a
+        few threads of its own that hold their connections (``quick_reader``). Measured on this
         project's machine (bench/README.md, "How a read reaches the server"), running quick
         reads on the loop through an async driver instead (SQLAlchemy's greenlet bridge over
         asyncpg or psycopg's async mode, asyncmy for MariaDB) cost as much CPU per request as
