@@ -175,6 +175,29 @@ def fresh_rows(config: StockItemConfiguration, stock_ids: Sequence[int] | None =
     return select(union_all(*parts).subquery())
 
 
+# The index columns an aggregation produces, in its order.
+_INDEX_COLUMNS = ["stock_id", "sku", "quantity", "is_salable", "item_count", "in_stock_count"]
+
+
+def _fresh_aggregations(
+    config: StockItemConfiguration,
+    stock_ids: Sequence[int],
+    sku_filter: ColumnElement[bool] | None,
+    reserved_filter: ColumnElement[bool] | None,
+) -> Iterator[Select[Any]]:
+    """The aggregation of the default stock and that of the other stocks, for those asked for."""
+    for default in (True, False):
+        wanted = [s for s in stock_ids if (s == DEFAULT_STOCK_ID) == default]
+        if wanted:
+            yield aggregation(
+                config,
+                default_stock=default,
+                stock_ids=wanted,
+                sku_filter=sku_filter,
+                reserved_filter=reserved_filter,
+            )
+
+
 def _insert_fresh(
     session: Session,
     config: StockItemConfiguration,
@@ -183,21 +206,10 @@ def _insert_fresh(
     reserved_filter: ColumnElement[bool] | None = None,
 ) -> int:
     inserted = 0
-    columns = ["stock_id", "sku", "quantity", "is_salable", "item_count", "in_stock_count"]
-    for default in (True, False):
-        wanted = [s for s in stock_ids if (s == DEFAULT_STOCK_ID) == default]
-        if not wanted:
-            continue
-        rows = aggregation(
-            config,
-            default_stock=default,
-            stock_ids=wanted,
-            sku_filter=sku_filter,
-            reserved_filter=reserved_filter,
-        )
+    for rows in _fresh_aggregations(config, stock_ids, sku_filter, reserved_filter):
         # preserve_rowcount: psycopg 3 reports -1 for INSERT … SELECT once the cursor is closed.
         result = session.execute(
-            index.insert().from_select(columns, rows), execution_options={"preserve_rowcount": True}
+            index.insert().from_select(_INDEX_COLUMNS, rows), execution_options={"preserve_rowcount": True}
         )
         inserted += max(result.rowcount, 0)  # type: ignore[attr-defined]
     return inserted
@@ -244,18 +256,8 @@ def _upsert_fresh(
     sku_filter: ColumnElement[bool],
     reserved_filter: ColumnElement[bool],
 ) -> None:
-    columns = ["stock_id", "sku", "quantity", "is_salable", "item_count", "in_stock_count"]
-    for default in (True, False):
-        wanted = [s for s in stock_ids if (s == DEFAULT_STOCK_ID) == default]
-        if wanted:
-            rows = aggregation(
-                config,
-                default_stock=default,
-                stock_ids=wanted,
-                sku_filter=sku_filter,
-                reserved_filter=reserved_filter,
-            )
-            db.upsert_from_select(session, index, columns, rows, keys=("stock_id", "sku"))
+    for rows in _fresh_aggregations(config, stock_ids, sku_filter, reserved_filter):
+        db.upsert_from_select(session, index, _INDEX_COLUMNS, rows, keys=("stock_id", "sku"))
 
 
 def refresh_salable(
@@ -409,11 +411,7 @@ def apply_source_delta(
         .outerjoin(reserved, reserved.c.sku == source_items.c.sku)
         .where(of_source, ~exists().where(index.c.stock_id == stock_id, index.c.sku == source_items.c.sku))
     )
-    session.execute(
-        index.insert().from_select(
-            ["stock_id", "sku", "quantity", "is_salable", "item_count", "in_stock_count"], missing
-        )
-    )
+    session.execute(index.insert().from_select(_INDEX_COLUMNS, missing))
 
 
 def delete_stock_rows(session: Session, stock_id: int) -> None:
