@@ -30,7 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -159,6 +159,55 @@ class Row:
     @property
     def errors(self) -> int:
         return sum(run.errors for run in self.runs)
+
+
+@dataclass
+class Measured:
+    """The runs of one named scenario on one engine, for the benches that compare their
+    scenarios with the salable GET measured in the same rounds (orders, source selection)."""
+
+    engine: str
+    name: str
+    runs: list[Run] = field(default_factory=list)
+
+    @property
+    def median_rps(self) -> float:
+        return statistics.median(run.rps for run in self.runs) if self.runs else 0.0
+
+    @property
+    def median_run(self) -> Run:
+        return sorted(self.runs, key=lambda run: run.rps)[(len(self.runs) - 1) // 2]
+
+    @property
+    def errors(self) -> int:
+        return sum(run.errors for run in self.runs)
+
+
+def print_vs_salable(rows: Sequence[Measured], target_name: str, target: float) -> bool:
+    """Each row's median requests/s and its ratio to the same engine's ``salable-get`` row;
+    ``target_name``'s row must reach ``target`` with no error. True when it does."""
+    header = (
+        f"{'engine':<10} {'scenario':<13} {'req/s':>9} {'runs (req/s)':<24} {'p50 ms':>8} {'p99 ms':>8} "
+        f"{'errors':>6} {'vs salable':>10}  target"
+    )
+    print(header)
+    print("-" * len(header))
+    all_pass = True
+    for row in rows:
+        baseline = next(r for r in rows if r.engine == row.engine and r.name == "salable-get")
+        ratio = row.median_rps / baseline.median_rps if baseline.median_rps else 0.0
+        runs = " ".join(f"{run.rps:.0f}" for run in row.runs)
+        verdict = ""
+        if row.name == target_name:
+            passed = ratio >= target and row.errors == 0
+            all_pass &= passed
+            verdict = f"≥{target:.0%} {'PASS' if passed else 'MISS'}"
+        median = row.median_run
+        print(
+            f"{row.engine:<10} {row.name:<13} {row.median_rps:9.1f} {runs:<24} {median.p50_ms:8.2f} "
+            f"{median.p99_ms:8.2f} {row.errors:6d} {ratio:10.1%}  {verdict}"
+        )
+    return all_pass
 
 
 class BenchError(RuntimeError):

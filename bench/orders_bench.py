@@ -29,10 +29,9 @@ import os
 import secrets
 import shutil
 import signal
-import statistics
 import sys
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -118,24 +117,9 @@ class PlaceRun:
 
 
 @dataclass
-class Row:
-    engine: str
-    name: str
-    runs: list[lb.Run] = field(default_factory=list)
+class Row(lb.Measured):
     accepted: int = 0
     refused: int = 0
-
-    @property
-    def median_rps(self) -> float:
-        return statistics.median(run.rps for run in self.runs) if self.runs else 0.0
-
-    @property
-    def median_run(self) -> lb.Run:
-        return sorted(self.runs, key=lambda run: run.rps)[(len(self.runs) - 1) // 2]
-
-    @property
-    def errors(self) -> int:
-        return sum(run.errors for run in self.runs)
 
 
 def place(
@@ -295,27 +279,7 @@ def print_table(rows: list[Row], proofs: dict[str, dict[str, Any]], options: Opt
         f"concurrency {options.concurrency}, {options.duration:g}s per run"
         f" after {options.warmup:g}s warm-up, median of {options.repeat} runs, wrk"
     )
-    header = (
-        f"{'engine':<10} {'scenario':<13} {'req/s':>9} {'runs (req/s)':<24} {'p50 ms':>8} {'p99 ms':>8} "
-        f"{'errors':>6} {'vs salable':>10}  target"
-    )
-    print(header)
-    print("-" * len(header))
-    all_pass = True
-    for row in rows:
-        baseline = next(r for r in rows if r.engine == row.engine and r.name == "salable-get")
-        ratio = row.median_rps / baseline.median_rps if baseline.median_rps else 0.0
-        runs = " ".join(f"{run.rps:.0f}" for run in row.runs)
-        verdict = ""
-        if row.name == "place-spread":
-            passed = ratio >= TARGET and row.errors == 0
-            all_pass &= passed
-            verdict = f"≥{TARGET:.0%} {'PASS' if passed else 'MISS'}"
-        median = row.median_run
-        print(
-            f"{row.engine:<10} {row.name:<13} {row.median_rps:9.1f} {runs:<24} {median.p50_ms:8.2f} "
-            f"{median.p99_ms:8.2f} {row.errors:6d} {ratio:10.1%}  {verdict}"
-        )
+    all_pass = lb.print_vs_salable(rows, "place-spread", TARGET)
     print()
     for engine, proof in proofs.items():
         exact = (

@@ -35,7 +35,7 @@ import statistics
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -123,23 +123,8 @@ class Options:
 
 
 @dataclass
-class Row:
-    engine: str
-    name: str
-    runs: list[lb.Run] = field(default_factory=list)
+class Row(lb.Measured):
     unshippable: int = 0
-
-    @property
-    def median_rps(self) -> float:
-        return statistics.median(run.rps for run in self.runs) if self.runs else 0.0
-
-    @property
-    def median_run(self) -> lb.Run:
-        return sorted(self.runs, key=lambda run: run.rps)[(len(self.runs) - 1) // 2]
-
-    @property
-    def errors(self) -> int:
-        return sum(run.errors for run in self.runs)
 
 
 def source_codes(options: Options) -> list[str]:
@@ -327,27 +312,7 @@ def print_table(rows: list[Row], options: Options) -> bool:
         f" median of {options.repeat} runs, wrk; stock of {options.sources} sources, {options.skus} SKUs"
         f" ({options.skus * 3} source items), orders of {options.lines} lines"
     )
-    header = (
-        f"{'engine':<10} {'scenario':<13} {'req/s':>9} {'runs (req/s)':<24} {'p50 ms':>8} {'p99 ms':>8} "
-        f"{'errors':>6} {'vs salable':>10}  target"
-    )
-    print(header)
-    print("-" * len(header))
-    all_pass = True
-    for row in rows:
-        baseline = next(r for r in rows if r.engine == row.engine and r.name == "salable-get")
-        ratio = row.median_rps / baseline.median_rps if baseline.median_rps else 0.0
-        runs = " ".join(f"{run.rps:.0f}" for run in row.runs)
-        verdict = ""
-        if row.name == "ssa-priority":
-            passed = ratio >= TARGET and row.errors == 0
-            all_pass &= passed
-            verdict = f"≥{TARGET:.0%} {'PASS' if passed else 'MISS'}"
-        median = row.median_run
-        print(
-            f"{row.engine:<10} {row.name:<13} {row.median_rps:9.1f} {runs:<24} {median.p50_ms:8.2f} "
-            f"{median.p99_ms:8.2f} {row.errors:6d} {ratio:10.1%}  {verdict}"
-        )
+    all_pass = lb.print_vs_salable(rows, "ssa-priority", TARGET)
     print("ALL TARGETS PASS" if all_pass else "SOME TARGETS MISSED")
     return all_pass
 
