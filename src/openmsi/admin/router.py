@@ -520,24 +520,37 @@ async def logout(request: Request) -> Response:
 @router.get("/stocks")
 async def stocks(request: Request) -> Response:
     """Stores > Inventory > Stocks: ID, Name, Sales Channels, Assigned Sources (by priority)."""
+    return await _grid_page(request, "name", admin_service.stocks_grid, "stocks", "Stocks", (STOCK, SOURCE))
+
+
+async def _grid_page(
+    request: Request,
+    filter_name: str,
+    grid_of: Callable[[Session, str, int, int], admin_service.Grid],
+    section: str,
+    title: str,
+    resources: tuple[str, ...],
+) -> Response:
+    """A grid with one text filter (``filter_name`` in the query and the template) and pages."""
     visit = await _visit(request)
     query = request.query_params
-    name = query.get("name", "")
+    text = query.get(filter_name, "")
     page_size = admin_service.page_size_of(_int(query.get("page_size"), 0))
     page = _int(query.get("page"), 1)
 
     def build(session: Session, principal: auth.Principal) -> Page:
-        grid = admin_service.stocks_grid(session, name, page, page_size)
+        grid = grid_of(session, text, page, page_size)
 
         def link(**changes: Any) -> str:
-            return urlencode({"name": name, "page_size": page_size, "page": grid.page, **changes})
+            return urlencode({filter_name: text, "page_size": page_size, "page": grid.page, **changes})
 
+        values: dict[str, Any] = {filter_name: text}
         return visit.render(
-            "stocks.html", principal, title="Stocks", section="stocks", grid=grid, name=name,
-            page_sizes=admin_service.PAGE_SIZES, base="/admin/stocks", query=link,
+            f"{section}.html", principal, title=title, section=section, grid=grid,
+            page_sizes=admin_service.PAGE_SIZES, base=f"/admin/{section}", query=link, **values,
         )  # fmt: skip
 
-    return await _show(visit, (STOCK, SOURCE), build)
+    return await _show(visit, resources, build)
 
 
 def _stock_page(
@@ -645,24 +658,7 @@ async def assign_source(request: Request, stock_id: int) -> Response:
 @router.get("/sources")
 async def sources_grid(request: Request) -> Response:
     """Stores > Inventory > Sources: code, name, status, country, postcode."""
-    visit = await _visit(request)
-    query = request.query_params
-    search = query.get("search", "")
-    page_size = admin_service.page_size_of(_int(query.get("page_size"), 0))
-    page = _int(query.get("page"), 1)
-
-    def build(session: Session, principal: auth.Principal) -> Page:
-        grid = admin_service.sources_grid(session, search, page, page_size)
-
-        def link(**changes: Any) -> str:
-            return urlencode({"search": search, "page_size": page_size, "page": grid.page, **changes})
-
-        return visit.render(
-            "sources.html", principal, title="Sources", section="sources", grid=grid, search=search,
-            page_sizes=admin_service.PAGE_SIZES, base="/admin/sources", query=link,
-        )  # fmt: skip
-
-    return await _show(visit, (SOURCE,), build)
+    return await _grid_page(request, "search", admin_service.sources_grid, "sources", "Sources", (SOURCE,))
 
 
 def _source_form_page(
